@@ -1,0 +1,369 @@
+//! The object the app holds: it owns the store, the engine link and the running operations,
+//! and every user action is one of its methods.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use serde::Serialize;
+use tokio::sync::broadcast;
+use tokio_util::sync::CancellationToken;
+use tracing::Instrument;
+
+use crate::bots::{Bot, BotName, ImageRef};
+use crate::engine::link::{EngineLink, EngineStatus, LinkEvent};
+use crate::error::{Error, Result};
+use crate::lifecycle::{self, ContainerStatus, STOP_GRACE_SECS};
+use crate::operations::{OperationInfo, OperationKind, Operations, Outcome, Watcher};
+use crate::store::{OperationState, Store};
+
+/// How Berth is set up; the app fills it from its environment, tests from theirs.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// The SQLite file.
+    pub store_path: PathBuf,
+    /// The engine address, as `DOCKER_HOST` writes it.
+    pub engine_host: String,
+    /// Extra labels put on every engine resource (tests use them to clean up).
+    pub labels: BTreeMap<String, String>,
+    /// Seconds a container gets to stop before it is killed.
+    pub stop_grace_secs: i32,
+}
+
+impl Config {
+    pub fn new(store_path: PathBuf) -> Config {
+        Config {
+            store_path,
+            engine_host: crate::engine::Endpoint::from_env(),
+            labels: BTreeMap::new(),
+            stop_grace_secs: STOP_GRACE_SECS,
+        }
+    }
+}
+
+/// Something the UI should redraw.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "type", rename_all = "camelCase")]
+pub enum Change {
+    /// Bots were added or removed, or their states changed.
+    Bots,
+    /// One bot's container changed.
+    #[serde(rename_all = "camelCase")]
+    Container { bot_id: String },
+    /// The engine connection changed.
+    Engine { status: EngineStatus },
+    /// An operation started or ended.
+    Operations,
+}
+
+/// A bot with the state shown by its dot in the sidebar.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct BotSummary {
+    #[serde(flatten)]
+    pub bot: Bot,
+    pub state: lifecycle::ContainerState,
+}
+
+#[derive(Debug, Clone)]
+pub struct Berth {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    config: Config,
+    store: Store,
+    link: EngineLink,
+    operations: Operations,
+    changes: broadcast::Sender<Change>,
+    stop: CancellationToken,
+}
+
+impl Berth {
+    /// Opens the store and starts following the engine; an absent engine is no error.
+    pub async fn start(config: Config) -> Result<Berth> {
+        let path = config.store_path.clone();
+        let (store, interrupted) = tokio::task::spawn_blocking(move || Store::open(&path))
+            .await
+            .map_err(|_| Error::ShuttingDown)??;
+        if interrupted > 0 {
+            tracing::warn!(interrupted, "operations of an earlier run were interrupted");
+        }
+
+        let (changes, _) = broadcast::channel(256);
+        let (link_events, link_rx) = broadcast::channel(256);
+        let stop = CancellationToken::new();
+        let link = EngineLink::spawn(
+            config.engine_host.clone(),
+            config.labels.clone(),
+            link_events,
+            stop.clone(),
+        );
+        tokio::spawn(relay_link_events(link_rx, changes.clone(), stop.clone()));
+
+        let operations = Operations::default();
+        let inner = Inner {
+            config,
+            store,
+            link,
+            operations,
+            changes,
+            stop,
+        };
+        Ok(Berth {
+            inner: Arc::new(inner),
+        })
+    }
+
+    /// Stops following the engine. Running operations end with the process.
+    pub fn shutdown(&self) {
+        self.inner.stop.cancel();
+    }
+
+    pub fn subscribe(&self) -> broadcast::Receiver<Change> {
+        self.inner.changes.subscribe()
+    }
+
+    pub fn engine_status(&self) -> EngineStatus {
+        self.inner.link.status()
+    }
+
+    /// Waits for the first connection attempt to succeed or fail.
+    pub async fn engine_settled(&self) -> EngineStatus {
+        self.inner.link.settled().await
+    }
+
+    pub fn store(&self) -> &Store {
+        &self.inner.store
+    }
+
+    pub async fn bot_create(&self, name: &str, image: &str) -> Result<Bot> {
+        let name = BotName::parse(name)?;
+        let image = ImageRef::parse(image)?;
+        let bot = self.inner.store.bot_insert(name, image).await?;
+        tracing::info!(bot = %bot.id, image = %bot.image, "bot created");
+        self.changed(Change::Bots);
+        Ok(bot)
+    }
+
+    /// Every bot with its container's state; unknown states while the engine is away.
+    pub async fn bots(&self) -> Result<Vec<BotSummary>> {
+        use lifecycle::ContainerState;
+        let bots = self.inner.store.bots().await?;
+        let engine = self.inner.link.engine();
+        let run_states = match &engine {
+            Ok(engine) => Some(engine.run_states().await?),
+            Err(_) => None,
+        };
+
+        let mut summaries = Vec::with_capacity(bots.len());
+        for bot in bots {
+            let recorded = self.inner.store.container(&bot.id).await?.is_some();
+            let creating = self
+                .inner
+                .operations
+                .for_bot(&bot.id)
+                .is_some_and(|o| o.kind == OperationKind::Create);
+            let state = match (&run_states, recorded) {
+                (_, _) if creating => ContainerState::Creating,
+                (None, _) => ContainerState::Unreachable,
+                (Some(_), false) => ContainerState::None,
+                (Some(states), true) => states
+                    .get(&bot.id)
+                    .map_or(ContainerState::Missing, |s| (*s).into()),
+            };
+            summaries.push(BotSummary { bot, state });
+        }
+        Ok(summaries)
+    }
+
+    pub async fn bot(&self, id: &str) -> Result<Bot> {
+        self.inner.store.bot(id).await
+    }
+
+    /// Deletes the bot, its container and its data.
+    pub async fn bot_delete(&self, id: &str) -> Result<()> {
+        let bot = self.inner.store.bot(id).await?;
+        self.run(
+            &bot,
+            OperationKind::Delete,
+            |engine, store, bot| async move {
+                lifecycle::delete(&engine, &store, &bot, false).await?;
+                store.bot_delete(&bot.id).await
+            },
+        )
+        .await?;
+        self.changed(Change::Bots);
+        Ok(())
+    }
+
+    pub async fn container_status(&self, bot: &str) -> Result<ContainerStatus> {
+        let bot = self.inner.store.bot(bot).await?;
+        let operation = self.inner.operations.for_bot(&bot.id);
+        lifecycle::status(self.inner.link.engine(), &self.inner.store, &bot, operation).await
+    }
+
+    /// Starts creating the bot's container and returns at once with the operation, whose
+    /// progress [`Berth::operation_watch`] follows.
+    pub async fn container_create(&self, bot: &str) -> Result<OperationInfo> {
+        let bot = self.inner.store.bot(bot).await?;
+        let engine = self.inner.link.engine()?;
+        let op = self
+            .inner
+            .operations
+            .begin(&bot.id, OperationKind::Create)?;
+        let info = op.info().clone();
+        self.inner
+            .store
+            .operation_begin(&info.id, &bot.id, "create")
+            .await?;
+        self.changed(Change::Operations);
+        self.changed(Change::Container {
+            bot_id: bot.id.clone(),
+        });
+
+        let this = self.clone();
+        let span = tracing::info_span!("container_create", bot = %bot.id, operation = %info.id);
+        tokio::spawn(
+            async move {
+                let result = lifecycle::create(&engine, &this.inner.store, &bot, &op).await;
+                this.record_end(&op.info().id, &result).await;
+                op.finish(Outcome::from(&result));
+                this.changed(Change::Operations);
+                this.changed(Change::Container {
+                    bot_id: bot.id.clone(),
+                });
+                this.changed(Change::Bots);
+            }
+            .instrument(span),
+        );
+        Ok(info)
+    }
+
+    pub async fn container_start(&self, bot: &str) -> Result<()> {
+        let bot = self.inner.store.bot(bot).await?;
+        self.run(
+            &bot,
+            OperationKind::Start,
+            |engine, store, bot| async move { lifecycle::start(&engine, &store, &bot).await },
+        )
+        .await
+    }
+
+    pub async fn container_stop(&self, bot: &str) -> Result<()> {
+        let bot = self.inner.store.bot(bot).await?;
+        let grace = self.inner.config.stop_grace_secs;
+        self.run(&bot, OperationKind::Stop, move |engine, store, bot| async move {
+            lifecycle::stop(&engine, &store, &bot, grace).await
+        })
+        .await
+    }
+
+    pub async fn container_delete(&self, bot: &str, keep_data: bool) -> Result<()> {
+        let bot = self.inner.store.bot(bot).await?;
+        self.run(
+            &bot,
+            OperationKind::Delete,
+            move |engine, store, bot| async move {
+                lifecycle::delete(&engine, &store, &bot, keep_data).await
+            },
+        )
+        .await
+    }
+
+    pub fn operations(&self) -> Vec<OperationInfo> {
+        self.inner.operations.list()
+    }
+
+    pub fn operation_watch(&self, operation: &str) -> Result<Watcher> {
+        self.inner.operations.watch(operation)
+    }
+
+    pub fn operation_cancel(&self, operation: &str) -> Result<()> {
+        tracing::info!(%operation, "cancel requested");
+        self.inner.operations.cancel(operation)
+    }
+
+    /// Runs a short action as an operation: one per bot, recorded, with its outcome logged.
+    async fn run<F, Fut>(&self, bot: &Bot, kind: OperationKind, action: F) -> Result<()>
+    where
+        F: FnOnce(crate::engine::Engine, Store, Bot) -> Fut,
+        Fut: std::future::Future<Output = Result<()>>,
+    {
+        let span = tracing::info_span!("operation", bot = %bot.id, %kind);
+        async {
+            let engine = self.inner.link.engine()?;
+            let op = self.inner.operations.begin(&bot.id, kind)?;
+            let id = op.info().id.clone();
+            self.inner
+                .store
+                .operation_begin(&id, &bot.id, &kind.to_string())
+                .await?;
+
+            let result = action(engine, self.inner.store.clone(), bot.clone()).await;
+            self.record_end(&id, &result).await;
+            op.finish(Outcome::from(&result));
+            self.changed(Change::Container {
+                bot_id: bot.id.clone(),
+            });
+            self.changed(Change::Bots);
+            result
+        }
+        .instrument(span)
+        .await
+    }
+
+    async fn record_end(&self, operation: &str, result: &Result<()>) {
+        let (state, error) = match result {
+            Ok(()) => (OperationState::Done, None),
+            Err(Error::Cancelled { .. }) => (OperationState::Cancelled, None),
+            Err(e) => (OperationState::Failed, Some(e.to_string())),
+        };
+        match result {
+            Ok(()) => tracing::info!("operation done"),
+            Err(Error::Cancelled { .. }) => tracing::info!("operation cancelled"),
+            Err(error) => tracing::error!(%error, "operation failed"),
+        }
+        if let Err(error) = self
+            .inner
+            .store
+            .operation_end(operation, state, error)
+            .await
+        {
+            tracing::warn!(%operation, %error, "could not record the end of an operation");
+        }
+    }
+
+    fn changed(&self, change: Change) {
+        // Nobody listening is fine: no window may be open.
+        let _ = self.inner.changes.send(change);
+    }
+}
+
+/// Turns what the engine link hears into changes the UI redraws on.
+async fn relay_link_events(
+    mut events: broadcast::Receiver<LinkEvent>,
+    changes: broadcast::Sender<Change>,
+    stop: CancellationToken,
+) {
+    loop {
+        let event = tokio::select! {
+            event = events.recv() => event,
+            () = stop.cancelled() => return,
+        };
+        let change = match event {
+            Ok(LinkEvent::Status(status)) => Change::Engine { status },
+            Ok(LinkEvent::Container { bot, .. }) => Change::Container { bot_id: bot },
+            // Missed some: redraw everything.
+            Err(broadcast::error::RecvError::Lagged(_)) => Change::Bots,
+            Err(broadcast::error::RecvError::Closed) => return,
+        };
+        let redraw_list = matches!(change, Change::Container { .. } | Change::Engine { .. });
+        // Nobody listening is fine: no window may be open.
+        let _ = changes.send(change);
+        if redraw_list {
+            let _ = changes.send(Change::Bots);
+        }
+    }
+}

@@ -1,0 +1,216 @@
+//! Bot containers and the volumes that hold their data directories.
+//!
+//! A bot's container is named `berth-<bot id>` and its data volume `berth-data-<bot id>`; both
+//! carry [`LABEL_BOT`](super::LABEL_BOT). The container runs Docker's init as PID 1, so that
+//! background jobs are reaped, and a main process that waits forever, so that it keeps
+//! running whatever the image's own command would do.
+
+use std::collections::HashMap;
+
+use bollard::models::{ContainerCreateBody, ContainerStateStatusEnum, HostConfig};
+use bollard::models::{ContainerSummaryStateEnum, VolumeCreateRequest};
+use bollard::query_parameters::{
+    CreateContainerOptionsBuilder, ListContainersOptionsBuilder, RemoveContainerOptionsBuilder,
+    RemoveVolumeOptionsBuilder, StopContainerOptionsBuilder, TopOptionsBuilder,
+};
+use serde::Serialize;
+
+use super::{is_not_found, Engine, LABEL_BOT};
+use crate::bots::ImageRef;
+use crate::error::Result;
+
+/// Where the data directory appears inside every bot container.
+pub const DATA_PATH: &str = "/data";
+
+/// What the container's main process runs: it waits, costs nothing and ends on SIGTERM.
+const KEEP_RUNNING: [&str; 3] = ["tail", "-f", "/dev/null"];
+
+/// Processes Berth itself puts in a running container: the init and the main process.
+const OWN_PROCESSES: usize = 2;
+
+pub fn container_name(bot: &str) -> String {
+    format!("berth-{bot}")
+}
+
+pub fn volume_name(bot: &str) -> String {
+    format!("berth-data-{bot}")
+}
+
+/// Whether a container runs, as far as the engine knows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub enum RunState {
+    Running,
+    Paused,
+    Restarting,
+    Stopped,
+}
+
+/// What the engine says about one bot container.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ContainerFacts {
+    pub id: String,
+    pub state: RunState,
+    pub image: String,
+    pub created_at: Option<String>,
+    pub started_at: Option<String>,
+}
+
+impl Engine {
+    /// Makes sure the bot's data volume exists; true when this call created it.
+    pub async fn ensure_volume(&self, bot: &str) -> Result<bool> {
+        let name = volume_name(bot);
+        match self.docker.inspect_volume(&name).await {
+            Ok(_) => return Ok(false),
+            Err(e) if is_not_found(&e) => {}
+            Err(e) => return Err(self.error(format!("inspecting volume `{name}`"))(e)),
+        }
+
+        let request = VolumeCreateRequest {
+            name: Some(name.clone()),
+            labels: Some(self.labels_for(bot)),
+            ..Default::default()
+        };
+        self.docker
+            .create_volume(request)
+            .await
+            .map_err(self.error(format!("creating volume `{name}`")))?;
+        Ok(true)
+    }
+
+    /// Where the bot's data directory lives on the engine's host, if its volume exists.
+    pub async fn volume_path(&self, bot: &str) -> Result<Option<String>> {
+        let name = volume_name(bot);
+        match self.docker.inspect_volume(&name).await {
+            Ok(volume) => Ok(Some(volume.mountpoint)),
+            Err(e) if is_not_found(&e) => Ok(None),
+            Err(e) => Err(self.error(format!("inspecting volume `{name}`"))(e)),
+        }
+    }
+
+    /// Removes the bot's data volume and everything in it; a missing volume is no error.
+    pub async fn remove_volume(&self, bot: &str) -> Result<()> {
+        let name = volume_name(bot);
+        let options = RemoveVolumeOptionsBuilder::default().force(true).build();
+        match self.docker.remove_volume(&name, Some(options)).await {
+            Err(e) if !is_not_found(&e) => Err(self.error(format!("removing volume `{name}`"))(e)),
+            _ => Ok(()),
+        }
+    }
+
+    /// Creates the bot's container from `image`, with its data volume at [`DATA_PATH`].
+    pub async fn create_container(&self, bot: &str, image: &ImageRef) -> Result<String> {
+        let name = container_name(bot);
+        let body = ContainerCreateBody {
+            image: Some(image.as_str().to_owned()),
+            entrypoint: Some(KEEP_RUNNING.iter().map(|s| (*s).to_owned()).collect()),
+            labels: Some(self.labels_for(bot)),
+            host_config: Some(HostConfig {
+                init: Some(true),
+                binds: Some(vec![format!("{}:{DATA_PATH}", volume_name(bot))]),
+                ..Default::default()
+            }),
+            ..Default::default()
+        };
+        let options = CreateContainerOptionsBuilder::default().name(&name).build();
+        let created = self
+            .docker
+            .create_container(Some(options), body)
+            .await
+            .map_err(self.error(format!("creating container `{name}`")))?;
+        Ok(created.id)
+    }
+
+    /// Starts the container; one that already runs is left as it is.
+    pub async fn start_container(&self, id: &str) -> Result<()> {
+        self.docker
+            .start_container(id, None)
+            .await
+            .map_err(self.error(format!("starting container `{id}`")))
+    }
+
+    /// Asks the container to stop, and kills it after `grace_secs`; a stopped one stays so.
+    pub async fn stop_container(&self, id: &str, grace_secs: i32) -> Result<()> {
+        let options = StopContainerOptionsBuilder::default().t(grace_secs).build();
+        self.docker
+            .stop_container(id, Some(options))
+            .await
+            .map_err(self.error(format!("stopping container `{id}`")))
+    }
+
+    /// Removes the container, running or not; one already gone is no error.
+    pub async fn remove_container(&self, id: &str) -> Result<()> {
+        let options = RemoveContainerOptionsBuilder::default().force(true).build();
+        match self.docker.remove_container(id, Some(options)).await {
+            Err(e) if !is_not_found(&e) => Err(self.error(format!("removing container `{id}`"))(e)),
+            _ => Ok(()),
+        }
+    }
+
+    /// The container's facts, or `None` when the engine has no such container.
+    pub async fn inspect_container(&self, id: &str) -> Result<Option<ContainerFacts>> {
+        let inspect = match self.docker.inspect_container(id, None).await {
+            Ok(inspect) => inspect,
+            Err(e) if is_not_found(&e) => return Ok(None),
+            Err(e) => return Err(self.error(format!("inspecting container `{id}`"))(e)),
+        };
+
+        let state = inspect.state.unwrap_or_default();
+        let run_state = match state.status {
+            Some(ContainerStateStatusEnum::RUNNING) => RunState::Running,
+            Some(ContainerStateStatusEnum::PAUSED) => RunState::Paused,
+            Some(ContainerStateStatusEnum::RESTARTING) => RunState::Restarting,
+            _ => RunState::Stopped,
+        };
+        // The engine writes the zero time for a container that never started.
+        let started_at = state.started_at.filter(|t| !t.starts_with("0001-"));
+        Ok(Some(ContainerFacts {
+            id: inspect.id.unwrap_or_else(|| id.to_owned()),
+            state: run_state,
+            image: inspect.config.and_then(|c| c.image).unwrap_or_default(),
+            created_at: inspect.created.map(|c| c.to_string()),
+            started_at: started_at.filter(|_| run_state != RunState::Stopped),
+        }))
+    }
+
+    /// Processes running in the container besides its init and main process.
+    pub async fn tasks(&self, id: &str) -> Result<u32> {
+        let options = TopOptionsBuilder::default().ps_args("-e -o pid").build();
+        let top = self
+            .docker
+            .top_processes(id, Some(options))
+            .await
+            .map_err(self.error(format!("listing processes of container `{id}`")))?;
+        let count = top
+            .processes
+            .map_or(0, |p| p.len())
+            .saturating_sub(OWN_PROCESSES);
+        Ok(u32::try_from(count).unwrap_or(u32::MAX))
+    }
+
+    /// The run state of every Berth container the engine has, by bot id.
+    pub async fn run_states(&self) -> Result<HashMap<String, RunState>> {
+        let filters = HashMap::from([("label".to_owned(), vec![LABEL_BOT.to_owned()])]);
+        let options = ListContainersOptionsBuilder::default()
+            .all(true)
+            .filters(&filters)
+            .build();
+        let containers = self
+            .docker
+            .list_containers(Some(options))
+            .await
+            .map_err(self.error("listing Berth's containers"))?;
+
+        let states = containers.into_iter().filter_map(|c| {
+            let bot = c.labels?.remove(LABEL_BOT)?;
+            let state = match c.state {
+                Some(ContainerSummaryStateEnum::RUNNING) => RunState::Running,
+                Some(ContainerSummaryStateEnum::PAUSED) => RunState::Paused,
+                Some(ContainerSummaryStateEnum::RESTARTING) => RunState::Restarting,
+                _ => RunState::Stopped,
+            };
+            Some((bot, state))
+        });
+        Ok(states.collect())
+    }
+}

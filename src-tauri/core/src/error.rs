@@ -1,0 +1,179 @@
+//! The one error type of Berth's domain, and the `{kind, message}` shape it takes on the wire.
+
+use serde::Serialize;
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Everything that can go wrong in Berth's domain.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// A bot name broke the naming rules.
+    #[error("invalid bot name: {reason}")]
+    InvalidName { reason: String },
+
+    /// Another bot already has this name, compared ignoring case.
+    #[error("a bot named `{name}` already exists")]
+    NameTaken { name: String },
+
+    /// The image reference does not follow the Docker reference grammar.
+    #[error("invalid image reference `{reference}`: {reason}")]
+    InvalidReference { reference: String, reason: String },
+
+    /// No bot has this id.
+    #[error("no bot with id `{bot}`")]
+    BotNotFound { bot: String },
+
+    /// The bot has no container to act on.
+    #[error("bot `{bot}` has no container")]
+    NoContainer { bot: String },
+
+    /// The bot already has a container; it must be deleted before another is created.
+    #[error("bot `{bot}` already has container `{container}`")]
+    ContainerExists { bot: String, container: String },
+
+    /// Another operation is running on this bot.
+    #[error("bot `{bot}` is busy: {operation} is running")]
+    Busy { bot: String, operation: String },
+
+    /// No running operation has this id.
+    #[error("no running operation with id `{operation}`")]
+    OperationNotFound { operation: String },
+
+    /// The operation was cancelled by the user.
+    #[error("{operation} was cancelled")]
+    Cancelled { operation: String },
+
+    /// Berth could not reach the engine at all.
+    #[error("the engine at `{endpoint}` is unreachable: {reason}")]
+    EngineUnreachable { endpoint: String, reason: String },
+
+    /// The engine answered, but refused or failed the request.
+    #[error("{action} failed: {message}")]
+    Engine { action: String, message: String },
+
+    /// The registry has no such image, or refused to serve it.
+    #[error("image `{image}` was not found: {message}")]
+    ImageNotFound { image: String, message: String },
+
+    /// The pull stream reported an error, or ended without finishing.
+    #[error("pulling `{image}` failed: {message}")]
+    Pull { image: String, message: String },
+
+    /// The SQLite store failed.
+    #[error("{action}: {source}")]
+    Store {
+        action: &'static str,
+        #[source]
+        source: rusqlite::Error,
+    },
+
+    /// The store's schema could not be brought up to date.
+    #[error("migrating the store at `{path}`: {source}")]
+    Migration {
+        path: String,
+        #[source]
+        source: rusqlite_migration::Error,
+    },
+
+    /// Berth is shutting down and can no longer do the work.
+    #[error("Berth is shutting down")]
+    ShuttingDown,
+
+    /// A file or directory on the host could not be used.
+    #[error("{action} `{path}`: {source}")]
+    Io {
+        action: &'static str,
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+impl Error {
+    /// The stable name the UI branches on; the message is for people only.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Error::InvalidName { .. } => "invalidName",
+            Error::NameTaken { .. } => "nameTaken",
+            Error::InvalidReference { .. } => "invalidReference",
+            Error::BotNotFound { .. } | Error::OperationNotFound { .. } => "notFound",
+            Error::NoContainer { .. } => "noContainer",
+            Error::ContainerExists { .. } => "containerExists",
+            Error::Busy { .. } => "busy",
+            Error::Cancelled { .. } => "cancelled",
+            Error::EngineUnreachable { .. } => "engineUnreachable",
+            Error::Engine { .. } => "engine",
+            Error::ImageNotFound { .. } => "imageNotFound",
+            Error::Pull { .. } => "pull",
+            Error::Store { .. } | Error::Migration { .. } => "store",
+            Error::Io { .. } => "io",
+            Error::ShuttingDown => "shuttingDown",
+        }
+    }
+
+    /// Wraps a store failure with what was being attempted.
+    pub(crate) fn store(action: &'static str) -> impl FnOnce(rusqlite::Error) -> Error {
+        move |source| Error::Store { action, source }
+    }
+
+    pub fn payload(&self) -> ErrorPayload {
+        ErrorPayload {
+            kind: self.kind().to_owned(),
+            message: self.to_string(),
+        }
+    }
+}
+
+/// The only error shape that crosses into the UI.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
+pub struct ErrorPayload {
+    pub kind: String,
+    pub message: String,
+}
+
+impl From<&Error> for ErrorPayload {
+    fn from(error: &Error) -> Self {
+        error.payload()
+    }
+}
+
+impl From<Error> for ErrorPayload {
+    fn from(error: Error) -> Self {
+        error.payload()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn payload_json_is_kind_and_message() {
+        let error = Error::Busy {
+            bot: "b1".into(),
+            operation: "create".into(),
+        };
+        let json = serde_json::to_value(error.payload()).expect("payload serializes");
+        assert_eq!(
+            json,
+            serde_json::json!({
+                "kind": "busy",
+                "message": "bot `b1` is busy: create is running",
+            })
+        );
+    }
+
+    #[test]
+    fn engine_unreachable_names_the_endpoint() {
+        let error = Error::EngineUnreachable {
+            endpoint: "unix:///var/run/docker.sock".into(),
+            reason: "connection refused".into(),
+        };
+        let json = serde_json::to_value(error.payload()).expect("payload serializes");
+        assert_eq!(json["kind"], "engineUnreachable");
+        assert_eq!(
+            json["message"],
+            "the engine at `unix:///var/run/docker.sock` is unreachable: connection refused"
+        );
+    }
+}

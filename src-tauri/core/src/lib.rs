@@ -1,0 +1,22 @@
+//! Berth's domain, free of any window toolkit.
+//!
+//! - [`bots`]: bot records and their rules (names, image references).
+//! - [`store`]: the SQLite file that holds bots, their containers and operations.
+//! - [`engine`]: the Docker engine: connection, pulls, containers, the event stream.
+//! - [`progress`]: turning a daemon's pull stream into one honest progress bar.
+//! - [`operations`]: long work with live progress, one operation per bot at a time.
+//! - [`lifecycle`]: creating, starting, stopping and deleting a bot's container.
+//! - [`Berth`]: the object the app holds; every user action starts here.
+
+pub mod berth;
+pub mod bots;
+pub mod engine;
+pub mod error;
+pub mod lifecycle;
+pub mod operations;
+pub mod progress;
+pub mod store;
+mod time;
+
+pub use berth::{Berth, Change, Config};
+pub use error::{Error, ErrorPayload, Result};

@@ -1,0 +1,273 @@
+//! Creating, starting, stopping and deleting a bot's container, and reading its status.
+//!
+//! Create is the long one: it pulls when the engine lacks the image, creates the data volume
+//! and the container, records it, and starts it. Whatever fails or is cancelled, everything
+//! it made is removed again, so nothing is ever left half-made.
+
+use serde::Serialize;
+
+use crate::bots::{Bot, ImageRef};
+use crate::engine::containers::{container_name, RunState, DATA_PATH};
+use crate::engine::Engine;
+use crate::error::{Error, Result};
+use crate::operations::{OperationHandle, OperationInfo, OperationKind, Phase};
+use crate::progress::PullSnapshot;
+use crate::store::{ContainerRecord, Store};
+use crate::time::now_ms;
+
+/// Seconds a container gets to stop on SIGTERM before it is killed.
+pub const STOP_GRACE_SECS: i32 = 10;
+
+/// The container's state as the status panel shows it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub enum ContainerState {
+    /// The bot has no container.
+    None,
+    Creating,
+    Running,
+    Paused,
+    Restarting,
+    Stopped,
+    /// Berth recorded a container that the engine no longer has.
+    Missing,
+    /// The engine cannot be reached, so nothing is known.
+    Unreachable,
+}
+
+impl From<RunState> for ContainerState {
+    fn from(state: RunState) -> Self {
+        match state {
+            RunState::Running => ContainerState::Running,
+            RunState::Paused => ContainerState::Paused,
+            RunState::Restarting => ContainerState::Restarting,
+            RunState::Stopped => ContainerState::Stopped,
+        }
+    }
+}
+
+/// Everything the status panel shows.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ContainerStatus {
+    pub bot_id: String,
+    pub state: ContainerState,
+    pub container_id: Option<String>,
+    pub image: String,
+    pub image_digest: Option<String>,
+    /// The data directory on the engine's host, when its volume exists.
+    pub data_host_path: Option<String>,
+    pub data_container_path: &'static str,
+    /// Processes besides the init and the main process; `None` unless running.
+    pub tasks: Option<u32>,
+    pub created_at: Option<String>,
+    pub started_at: Option<String>,
+    pub operation: Option<OperationInfo>,
+}
+
+pub(crate) async fn status(
+    engine: Result<Engine>,
+    store: &Store,
+    bot: &Bot,
+    operation: Option<OperationInfo>,
+) -> Result<ContainerStatus> {
+    let record = store.container(&bot.id).await?;
+    let mut status = ContainerStatus {
+        bot_id: bot.id.clone(),
+        state: ContainerState::None,
+        container_id: record.as_ref().map(|r| r.container_id.clone()),
+        image: record
+            .as_ref()
+            .map_or_else(|| bot.image.clone(), |r| r.image.clone()),
+        image_digest: record.as_ref().and_then(|r| r.image_digest.clone()),
+        data_host_path: None,
+        data_container_path: DATA_PATH,
+        tasks: None,
+        created_at: None,
+        started_at: None,
+        operation,
+    };
+    let Ok(engine) = engine else {
+        status.state = ContainerState::Unreachable;
+        return Ok(status);
+    };
+
+    status.data_host_path = engine.volume_path(&bot.id).await?;
+    if let Some(record) = record {
+        match engine.inspect_container(&record.container_id).await? {
+            Some(facts) => {
+                status.state = facts.state.into();
+                status.created_at = facts.created_at;
+                status.started_at = facts.started_at;
+                if facts.state == RunState::Running {
+                    status.tasks = Some(engine.tasks(&facts.id).await?);
+                }
+            }
+            None => status.state = ContainerState::Missing,
+        }
+    }
+    let creating = status
+        .operation
+        .as_ref()
+        .is_some_and(|o| o.kind == OperationKind::Create);
+    if creating && matches!(status.state, ContainerState::None | ContainerState::Missing) {
+        status.state = ContainerState::Creating;
+    }
+    Ok(status)
+}
+
+/// What a create has made so far, to be removed if it does not finish.
+#[derive(Debug, Default)]
+struct Made {
+    volume: bool,
+    container: Option<String>,
+    record: bool,
+}
+
+pub(crate) async fn create(
+    engine: &Engine,
+    store: &Store,
+    bot: &Bot,
+    op: &OperationHandle,
+) -> Result<()> {
+    let image = ImageRef::parse(&bot.image)?;
+    forget_vanished_container(engine, store, bot).await?;
+
+    op.report(|p| p.phase = Some(Phase::Pulling));
+    if engine.has_image(&image).await? {
+        tracing::debug!(image = image.as_str(), "image present, no pull needed");
+        let present = PullSnapshot {
+            fraction: Some(1.0),
+            ..Default::default()
+        };
+        op.report(|p| p.pull = Some(present));
+    } else {
+        engine
+            .pull(&image, op.cancel_token(), |pull| {
+                op.report(|p| p.pull = Some(pull.snapshot()))
+            })
+            .await?;
+    }
+    op.check_cancelled()?;
+    let digest = engine.image_digest(&image).await?;
+
+    let mut made = Made::default();
+    let result = make_container(engine, store, bot, &image, digest, op, &mut made).await;
+    if let Err(error) = &result {
+        tracing::info!(bot = %bot.id, %error, "create did not finish, removing what it made");
+        undo(engine, store, bot, made).await;
+    }
+    result
+}
+
+async fn make_container(
+    engine: &Engine,
+    store: &Store,
+    bot: &Bot,
+    image: &ImageRef,
+    image_digest: Option<String>,
+    op: &OperationHandle,
+    made: &mut Made,
+) -> Result<()> {
+    op.report(|p| p.phase = Some(Phase::Creating));
+    made.volume = engine.ensure_volume(&bot.id).await?;
+    let id = engine.create_container(&bot.id, image).await?;
+    made.container = Some(id.clone());
+
+    let record = ContainerRecord {
+        container_id: id.clone(),
+        image: image.as_str().to_owned(),
+        image_digest,
+        created_at: now_ms(),
+    };
+    store.container_set(&bot.id, record).await?;
+    made.record = true;
+    op.check_cancelled()?;
+
+    op.report(|p| p.phase = Some(Phase::Starting));
+    engine.start_container(&id).await?;
+    op.check_cancelled()
+}
+
+/// Removes what an unfinished create made. Failures are logged, not raised: the create's own
+/// error is the one the user needs to see.
+async fn undo(engine: &Engine, store: &Store, bot: &Bot, made: Made) {
+    if let Some(id) = &made.container {
+        if let Err(error) = engine.remove_container(id).await {
+            tracing::warn!(bot = %bot.id, container = %id, %error, "could not remove container");
+        }
+    }
+    if made.record {
+        if let Err(error) = store.container_clear(&bot.id).await {
+            tracing::warn!(bot = %bot.id, %error, "could not forget container");
+        }
+    }
+    if made.volume {
+        if let Err(error) = engine.remove_volume(&bot.id).await {
+            tracing::warn!(bot = %bot.id, %error, "could not remove the new data volume");
+        }
+    }
+}
+
+/// Refuses a second container, and clears what an outside `docker rm` or an earlier crash left:
+/// a record of a container that is gone, or a container of this bot's name that is not recorded.
+async fn forget_vanished_container(engine: &Engine, store: &Store, bot: &Bot) -> Result<()> {
+    let recorded = store.container(&bot.id).await?;
+    if let Some(record) = &recorded {
+        if engine
+            .inspect_container(&record.container_id)
+            .await?
+            .is_some()
+        {
+            return Err(Error::ContainerExists {
+                bot: bot.id.clone(),
+                container: record.container_id.clone(),
+            });
+        }
+        tracing::info!(bot = %bot.id, container = %record.container_id,
+            "forgetting a container the engine no longer has");
+        store.container_clear(&bot.id).await?;
+    }
+    if let Some(stray) = engine.inspect_container(&container_name(&bot.id)).await? {
+        tracing::warn!(bot = %bot.id, container = %stray.id, "removing an unrecorded container");
+        engine.remove_container(&stray.id).await?;
+    }
+    Ok(())
+}
+
+async fn recorded_container(store: &Store, bot: &Bot) -> Result<ContainerRecord> {
+    store
+        .container(&bot.id)
+        .await?
+        .ok_or_else(|| Error::NoContainer {
+            bot: bot.id.clone(),
+        })
+}
+
+pub(crate) async fn start(engine: &Engine, store: &Store, bot: &Bot) -> Result<()> {
+    let record = recorded_container(store, bot).await?;
+    engine.start_container(&record.container_id).await
+}
+
+pub(crate) async fn stop(engine: &Engine, store: &Store, bot: &Bot, grace: i32) -> Result<()> {
+    let record = recorded_container(store, bot).await?;
+    engine.stop_container(&record.container_id, grace).await
+}
+
+/// Removes the container and, unless `keep_data`, the data volume. A container that is
+/// already gone is no error: the user wants it gone.
+pub(crate) async fn delete(
+    engine: &Engine,
+    store: &Store,
+    bot: &Bot,
+    keep_data: bool,
+) -> Result<()> {
+    if let Some(record) = store.container(&bot.id).await? {
+        engine.remove_container(&record.container_id).await?;
+        store.container_clear(&bot.id).await?;
+    }
+    if !keep_data {
+        engine.remove_volume(&bot.id).await?;
+    }
+    Ok(())
+}

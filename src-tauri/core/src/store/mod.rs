@@ -1,0 +1,343 @@
+//! The SQLite file that holds bots, their containers and the record of operations.
+//!
+//! One connection behind a mutex; every query runs on tokio's blocking pool so that no caller
+//! waits on the disk. Migrations are embedded and tracked in SQLite's `user_version`.
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, PoisonError};
+
+use rusqlite::{params, Connection, ErrorCode, OptionalExtension};
+use rusqlite_migration::{Migrations, M};
+use serde::Serialize;
+
+use crate::bots::{Bot, BotName, ImageRef};
+use crate::error::{Error, Result};
+use crate::time::now_ms;
+
+const MIGRATIONS: &[&str] = &[include_str!("migrations/0001_foundation.sql")];
+
+/// The container Berth created for a bot, as recorded when it was created.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ContainerRecord {
+    pub container_id: String,
+    pub image: String,
+    pub image_digest: Option<String>,
+    pub created_at: i64,
+}
+
+/// How a recorded operation ended, or that it has not.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub enum OperationState {
+    Running,
+    Done,
+    Failed,
+    Cancelled,
+    /// Berth stopped while it ran.
+    Interrupted,
+}
+
+impl OperationState {
+    fn as_str(self) -> &'static str {
+        match self {
+            OperationState::Running => "running",
+            OperationState::Done => "done",
+            OperationState::Failed => "failed",
+            OperationState::Cancelled => "cancelled",
+            OperationState::Interrupted => "interrupted",
+        }
+    }
+}
+
+/// One operation in the record.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct OperationRecord {
+    pub id: String,
+    pub bot_id: Option<String>,
+    pub kind: String,
+    pub state: String,
+    pub error: Option<String>,
+    pub started_at: i64,
+    pub ended_at: Option<i64>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Store {
+    conn: Arc<Mutex<Connection>>,
+    path: PathBuf,
+}
+
+impl Store {
+    /// Opens (or creates) the store at `path` and brings its schema up to date.
+    ///
+    /// Operations still marked running belong to an earlier run of Berth that stopped; they
+    /// are marked interrupted, and their number is returned with the store.
+    pub fn open(path: &Path) -> Result<(Store, usize)> {
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir).map_err(|source| Error::Io {
+                action: "creating the store's directory",
+                path: dir.display().to_string(),
+                source,
+            })?;
+        }
+        let mut conn = Connection::open(path).map_err(Error::store("opening the store"))?;
+        conn.pragma_update(None, "journal_mode", "WAL")
+            .map_err(Error::store("switching the store to WAL"))?;
+        conn.pragma_update(None, "foreign_keys", "ON")
+            .map_err(Error::store("enabling foreign keys"))?;
+        conn.busy_timeout(std::time::Duration::from_secs(5))
+            .map_err(Error::store("setting the busy timeout"))?;
+
+        let migrations = Migrations::new(MIGRATIONS.iter().map(|sql| M::up(sql)).collect());
+        migrations
+            .to_latest(&mut conn)
+            .map_err(|source| Error::Migration {
+                path: path.display().to_string(),
+                source,
+            })?;
+
+        let interrupted = conn
+            .execute(
+                "UPDATE operations SET state = 'interrupted', ended_at = ?1
+                 WHERE state = 'running'",
+                params![now_ms()],
+            )
+            .map_err(Error::store("marking interrupted operations"))?;
+
+        let store = Store {
+            conn: Arc::new(Mutex::new(conn)),
+            path: path.to_owned(),
+        };
+        Ok((store, interrupted))
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Runs `query` on the blocking pool with the connection.
+    async fn call<T, F>(&self, query: F) -> Result<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut Connection) -> Result<T> + Send + 'static,
+    {
+        let conn = Arc::clone(&self.conn);
+        let joined = tokio::task::spawn_blocking(move || {
+            // A panic elsewhere leaves SQLite itself consistent: keep using the connection.
+            let mut conn = conn.lock().unwrap_or_else(PoisonError::into_inner);
+            query(&mut conn)
+        })
+        .await;
+        match joined {
+            Ok(result) => result,
+            Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
+            Err(_) => Err(Error::ShuttingDown),
+        }
+    }
+
+    /// Adds a bot; a name another bot has, ignoring case, is refused.
+    pub async fn bot_insert(&self, name: BotName, image: ImageRef) -> Result<Bot> {
+        let bot = Bot {
+            id: uuid::Uuid::new_v4().simple().to_string(),
+            name: name.as_str().to_owned(),
+            image: image.as_str().to_owned(),
+            created_at: now_ms(),
+        };
+        let row = bot.clone();
+        self.call(move |conn| {
+            let inserted = conn.execute(
+                "INSERT INTO bots (id, name, name_key, image, created_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5)",
+                params![row.id, row.name, name.key(), row.image, row.created_at],
+            );
+            match inserted {
+                Ok(_) => Ok(()),
+                Err(rusqlite::Error::SqliteFailure(e, _))
+                    if e.code == ErrorCode::ConstraintViolation =>
+                {
+                    Err(Error::NameTaken { name: row.name })
+                }
+                Err(e) => Err(Error::store("adding a bot")(e)),
+            }
+        })
+        .await?;
+        Ok(bot)
+    }
+
+    /// Every bot, oldest first.
+    pub async fn bots(&self) -> Result<Vec<Bot>> {
+        self.call(|conn| {
+            let mut statement = conn
+                .prepare_cached(
+                    "SELECT id, name, image, created_at FROM bots ORDER BY created_at, name",
+                )
+                .map_err(Error::store("listing bots"))?;
+            let rows = statement
+                .query_map([], bot_from_row)
+                .map_err(Error::store("listing bots"))?;
+            rows.collect::<rusqlite::Result<_>>()
+                .map_err(Error::store("listing bots"))
+        })
+        .await
+    }
+
+    pub async fn bot(&self, id: &str) -> Result<Bot> {
+        let id = id.to_owned();
+        self.call(move |conn| {
+            conn.query_row(
+                "SELECT id, name, image, created_at FROM bots WHERE id = ?1",
+                params![id],
+                bot_from_row,
+            )
+            .optional()
+            .map_err(Error::store("reading a bot"))?
+            .ok_or(Error::BotNotFound { bot: id })
+        })
+        .await
+    }
+
+    /// Removes the bot's record, its container record with it.
+    pub async fn bot_delete(&self, id: &str) -> Result<()> {
+        let id = id.to_owned();
+        self.call(move |conn| {
+            let deleted = conn
+                .execute("DELETE FROM bots WHERE id = ?1", params![id])
+                .map_err(Error::store("deleting a bot"))?;
+            if deleted == 0 {
+                return Err(Error::BotNotFound { bot: id });
+            }
+            Ok(())
+        })
+        .await
+    }
+
+    pub async fn container(&self, bot: &str) -> Result<Option<ContainerRecord>> {
+        let bot = bot.to_owned();
+        self.call(move |conn| {
+            conn.query_row(
+                "SELECT container_id, image, image_digest, created_at
+                 FROM containers WHERE bot_id = ?1",
+                params![bot],
+                |row| {
+                    Ok(ContainerRecord {
+                        container_id: row.get(0)?,
+                        image: row.get(1)?,
+                        image_digest: row.get(2)?,
+                        created_at: row.get(3)?,
+                    })
+                },
+            )
+            .optional()
+            .map_err(Error::store("reading a bot's container"))
+        })
+        .await
+    }
+
+    /// Records the bot's container, replacing any record of an earlier one.
+    pub async fn container_set(&self, bot: &str, record: ContainerRecord) -> Result<()> {
+        let bot = bot.to_owned();
+        self.call(move |conn| {
+            conn.execute(
+                "INSERT OR REPLACE INTO containers
+                     (bot_id, container_id, image, image_digest, created_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5)",
+                params![
+                    bot,
+                    record.container_id,
+                    record.image,
+                    record.image_digest,
+                    record.created_at
+                ],
+            )
+            .map_err(Error::store("recording a bot's container"))?;
+            Ok(())
+        })
+        .await
+    }
+
+    pub async fn container_clear(&self, bot: &str) -> Result<()> {
+        let bot = bot.to_owned();
+        self.call(move |conn| {
+            conn.execute("DELETE FROM containers WHERE bot_id = ?1", params![bot])
+                .map_err(Error::store("forgetting a bot's container"))?;
+            Ok(())
+        })
+        .await
+    }
+
+    pub async fn operation_begin(&self, id: &str, bot: &str, kind: &str) -> Result<()> {
+        let (id, bot, kind) = (id.to_owned(), bot.to_owned(), kind.to_owned());
+        self.call(move |conn| {
+            conn.execute(
+                "INSERT INTO operations (id, bot_id, kind, state, started_at)
+                 VALUES (?1, ?2, ?3, 'running', ?4)",
+                params![id, bot, kind, now_ms()],
+            )
+            .map_err(Error::store("recording an operation"))?;
+            Ok(())
+        })
+        .await
+    }
+
+    pub async fn operation_end(
+        &self,
+        id: &str,
+        state: OperationState,
+        error: Option<String>,
+    ) -> Result<()> {
+        let id = id.to_owned();
+        self.call(move |conn| {
+            conn.execute(
+                "UPDATE operations SET state = ?2, error = ?3, ended_at = ?4 WHERE id = ?1",
+                params![id, state.as_str(), error, now_ms()],
+            )
+            .map_err(Error::store("recording the end of an operation"))?;
+            Ok(())
+        })
+        .await
+    }
+
+    /// The bot's latest operations, newest first.
+    pub async fn operations(&self, bot: &str, limit: u32) -> Result<Vec<OperationRecord>> {
+        let bot = bot.to_owned();
+        self.call(move |conn| {
+            let mut statement = conn
+                .prepare_cached(
+                    "SELECT id, bot_id, kind, state, error, started_at, ended_at
+                     FROM operations WHERE bot_id = ?1
+                     ORDER BY started_at DESC, rowid DESC LIMIT ?2",
+                )
+                .map_err(Error::store("listing operations"))?;
+            let rows = statement
+                .query_map(params![bot, limit], |row| {
+                    Ok(OperationRecord {
+                        id: row.get(0)?,
+                        bot_id: row.get(1)?,
+                        kind: row.get(2)?,
+                        state: row.get(3)?,
+                        error: row.get(4)?,
+                        started_at: row.get(5)?,
+                        ended_at: row.get(6)?,
+                    })
+                })
+                .map_err(Error::store("listing operations"))?;
+            rows.collect::<rusqlite::Result<_>>()
+                .map_err(Error::store("listing operations"))
+        })
+        .await
+    }
+}
+
+fn bot_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<Bot> {
+    Ok(Bot {
+        id: row.get(0)?,
+        name: row.get(1)?,
+        image: row.get(2)?,
+        created_at: row.get(3)?,
+    })
+}
+
+#[cfg(test)]
+mod tests;

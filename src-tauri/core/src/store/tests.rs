@@ -1,0 +1,128 @@
+use super::*;
+
+fn temp_store() -> (tempfile::TempDir, Store) {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let (store, _) = Store::open(&dir.path().join("nested").join("berth.db")).expect("opens");
+    (dir, store)
+}
+
+fn name(raw: &str) -> BotName {
+    BotName::parse(raw).expect("valid name")
+}
+
+fn image() -> ImageRef {
+    ImageRef::parse("busybox:latest").expect("valid image")
+}
+
+#[tokio::test]
+async fn migrations_are_tracked_and_pragmas_set() {
+    let (_dir, store) = temp_store();
+    let (version, journal, keys) = store
+        .call(|conn| {
+            let read = |sql: &str| conn.query_row(sql, [], |r| r.get::<_, String>(0));
+            let version: i64 = conn
+                .query_row("PRAGMA user_version", [], |r| r.get(0))
+                .map_err(Error::store("test"))?;
+            let journal = read("PRAGMA journal_mode").map_err(Error::store("test"))?;
+            let keys: i64 = conn
+                .query_row("PRAGMA foreign_keys", [], |r| r.get(0))
+                .map_err(Error::store("test"))?;
+            Ok((version, journal, keys))
+        })
+        .await
+        .expect("reads pragmas");
+    assert_eq!(version, MIGRATIONS.len() as i64);
+    assert_eq!(journal, "wal");
+    assert_eq!(keys, 1);
+}
+
+#[tokio::test]
+async fn reopening_keeps_bots() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("berth.db");
+    let (store, _) = Store::open(&path).expect("opens");
+    store
+        .bot_insert(name("Keeper"), image())
+        .await
+        .expect("inserts");
+    drop(store);
+
+    let (store, _) = Store::open(&path).expect("opens again");
+    let bots = store.bots().await.expect("lists");
+    assert_eq!(bots.len(), 1);
+    assert_eq!(bots[0].name, "Keeper");
+}
+
+#[tokio::test]
+async fn duplicate_name_ignoring_case_is_name_taken() {
+    let (_dir, store) = temp_store();
+    store
+        .bot_insert(name("Ärger"), image())
+        .await
+        .expect("first");
+    let second = store.bot_insert(name("äRGER"), image()).await;
+    assert!(matches!(second, Err(Error::NameTaken { ref name }) if name == "äRGER"));
+    assert_eq!(store.bots().await.expect("lists").len(), 1);
+}
+
+#[tokio::test]
+async fn deleting_a_bot_forgets_its_container() {
+    let (_dir, store) = temp_store();
+    let bot = store
+        .bot_insert(name("Temp"), image())
+        .await
+        .expect("inserts");
+    let record = ContainerRecord {
+        container_id: "c1".into(),
+        image: "busybox:latest".into(),
+        image_digest: None,
+        created_at: 1,
+    };
+    store
+        .container_set(&bot.id, record.clone())
+        .await
+        .expect("records");
+    assert_eq!(store.container(&bot.id).await.expect("reads"), Some(record));
+
+    store.bot_delete(&bot.id).await.expect("deletes");
+    assert_eq!(store.container(&bot.id).await.expect("reads"), None);
+    assert!(matches!(
+        store.bot(&bot.id).await,
+        Err(Error::BotNotFound { .. })
+    ));
+    assert!(matches!(
+        store.bot_delete(&bot.id).await,
+        Err(Error::BotNotFound { .. })
+    ));
+}
+
+#[tokio::test]
+async fn operations_left_running_are_interrupted_on_open() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("berth.db");
+    let (store, _) = Store::open(&path).expect("opens");
+    let bot = store
+        .bot_insert(name("Crashy"), image())
+        .await
+        .expect("inserts");
+    store
+        .operation_begin("op1", &bot.id, "create")
+        .await
+        .expect("begins");
+    store
+        .operation_begin("op2", &bot.id, "create")
+        .await
+        .expect("begins");
+    store
+        .operation_end("op2", OperationState::Done, None)
+        .await
+        .expect("ends");
+    drop(store);
+
+    let (store, interrupted) = Store::open(&path).expect("opens again");
+    assert_eq!(interrupted, 1);
+    let ops = store.operations(&bot.id, 10).await.expect("lists");
+    let state = |id: &str| ops.iter().find(|o| o.id == id).map(|o| o.state.clone());
+    assert_eq!(state("op1").as_deref(), Some("interrupted"));
+    assert_eq!(state("op2").as_deref(), Some("done"));
+}
