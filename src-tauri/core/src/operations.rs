@@ -43,7 +43,7 @@ impl fmt::Display for OperationKind {
 }
 
 /// The step a create is at.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub enum Phase {
     Pulling,
@@ -253,14 +253,16 @@ impl Watcher {
     pub async fn forward(self, mut send: impl FnMut(OperationEvent) -> bool) {
         let mut progress = self.running.progress.subscribe();
         let mut outcome = self.running.outcome.subscribe();
-        progress.mark_changed();
         if !send(OperationEvent::Started(self.running.info.clone())) {
             return;
         }
 
+        // `changed()` marks the value seen, so a change it reported is remembered here.
+        let mut unsent = true;
         loop {
             let ended = outcome.borrow_and_update().clone();
-            if progress.has_changed().unwrap_or(false) {
+            if unsent || progress.has_changed().unwrap_or(false) {
+                unsent = false;
                 let latest = progress.borrow_and_update().clone();
                 if !send(OperationEvent::Progress(latest)) {
                     return;
@@ -280,7 +282,7 @@ impl Watcher {
             }
             // Both senders live in `self.running`, so neither wait can end with a closed channel.
             tokio::select! {
-                _ = progress.changed() => {}
+                _ = progress.changed() => unsent = true,
                 _ = outcome.changed() => {}
             }
         }
@@ -417,6 +419,35 @@ mod tests {
             "the final state is exact"
         );
         assert_eq!(last.pull.as_ref().and_then(|p| p.fraction), Some(1.0));
+    }
+
+    #[tokio::test]
+    async fn final_progress_after_an_idle_wait_is_sent() {
+        let operations = Operations::default();
+        let handle = operations
+            .begin("b1", OperationKind::Create)
+            .expect("begins");
+        let watcher = operations
+            .watch(&handle.info().id.clone())
+            .expect("watches");
+        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+        let reader = tokio::spawn(watcher.forward(move |event| tx.send(event).is_ok()));
+
+        // The reader sends the initial state, sleeps, then waits for a change.
+        tokio::time::sleep(MIN_INTERVAL * 3).await;
+        handle.report(|p| p.phase = Some(Phase::Creating));
+        tokio::time::sleep(MIN_INTERVAL * 3).await;
+        handle.report(|p| p.phase = Some(Phase::Starting));
+        handle.finish(Outcome::Done);
+        reader.await.expect("reader ends");
+
+        let mut phases = Vec::new();
+        while let Ok(event) = rx.try_recv() {
+            if let OperationEvent::Progress(p) = event {
+                phases.push(p.phase);
+            }
+        }
+        assert_eq!(phases, [None, Some(Phase::Creating), Some(Phase::Starting)]);
     }
 
     #[tokio::test]

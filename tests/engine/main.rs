@@ -1,0 +1,338 @@
+//! Bot lifecycle on a real Docker engine, with images from the local registry.
+
+mod support;
+
+use std::time::Duration;
+
+use berth_core::berth::Change;
+use berth_core::engine::link::EngineStatus;
+use berth_core::lifecycle::ContainerState;
+use berth_core::operations::{OperationEvent, Outcome, Phase};
+use support::{docker, eventually, test_image, TestBerth};
+
+fn bot_name(label: &str) -> String {
+    format!("{label} {}", support::uuid())
+}
+
+async fn state_of(t: &TestBerth, bot: &str) -> ContainerState {
+    t.berth.container_status(bot).await.expect("status").state
+}
+
+async fn exec(t: &TestBerth, bot: &str, script: &str) -> Vec<String> {
+    let status = t.berth.container_status(bot).await.expect("status");
+    let id = status.container_id.expect("has a container");
+    docker(&["exec", &id, "sh", "-c", script])
+}
+
+#[tokio::test]
+async fn create_pulls_with_monotonic_progress_and_runs() {
+    let t = TestBerth::start().await;
+    let image = test_image("pull");
+    docker(&["rmi", "-f", &image]);
+    let bot = t
+        .berth
+        .bot_create(&bot_name("puller"), &image)
+        .await
+        .expect("bot");
+
+    let (outcome, events) = t.create_container(&bot.id).await;
+    assert_eq!(outcome, Outcome::Done);
+
+    let mut phases = Vec::new();
+    let mut last_fraction = 0.0;
+    let mut layers_seen = 0;
+    for event in &events {
+        if let OperationEvent::Progress(progress) = event {
+            if let Some(phase) = progress.phase {
+                if phases.last() != Some(&phase) {
+                    phases.push(phase);
+                }
+            }
+            if let Some(pull) = &progress.pull {
+                layers_seen = layers_seen.max(pull.layers.len());
+                if let Some(f) = pull.fraction {
+                    assert!(f.is_finite() && (0.0..=1.0).contains(&f), "fraction {f}");
+                    assert!(
+                        f >= last_fraction,
+                        "bar went back from {last_fraction} to {f}"
+                    );
+                    last_fraction = f;
+                }
+            }
+        }
+    }
+    // Phases closer together than the throttle's interval may be coalesced, never reordered;
+    // the last state sent is exact.
+    assert_eq!(phases.first(), Some(&Phase::Pulling), "{events:#?}");
+    assert_eq!(phases.last(), Some(&Phase::Starting), "{events:#?}");
+    assert!(phases.windows(2).all(|w| w[0] < w[1]), "{phases:?}");
+    assert!(layers_seen >= 1, "the pull reported its layer");
+    assert_eq!(last_fraction, 1.0, "the final state is exact");
+
+    let status = t.berth.container_status(&bot.id).await.expect("status");
+    assert_eq!(status.state, ContainerState::Running);
+    assert!(status
+        .image_digest
+        .is_some_and(|d| d.starts_with("sha256:")));
+    assert!(status.data_host_path.is_some_and(|p| p.starts_with('/')));
+    assert_eq!(status.data_container_path, "/data");
+    assert!(status.started_at.is_some());
+}
+
+#[tokio::test]
+async fn data_survives_stop_start_and_recreate_with_kept_data() {
+    let t = TestBerth::start().await;
+    let bot = t
+        .berth
+        .bot_create(&bot_name("keeper"), &test_image("latest"))
+        .await
+        .expect("bot");
+    assert_eq!(t.create_container(&bot.id).await.0, Outcome::Done);
+    exec(&t, &bot.id, "echo kept > /data/note.txt").await;
+
+    t.berth.container_stop(&bot.id).await.expect("stops");
+    assert_eq!(state_of(&t, &bot.id).await, ContainerState::Stopped);
+    t.berth.container_start(&bot.id).await.expect("starts");
+    assert_eq!(exec(&t, &bot.id, "cat /data/note.txt").await, ["kept"]);
+
+    t.berth
+        .container_delete(&bot.id, true)
+        .await
+        .expect("deletes, keeping data");
+    assert_eq!(state_of(&t, &bot.id).await, ContainerState::None);
+    assert_eq!(t.create_container(&bot.id).await.0, Outcome::Done);
+    assert_eq!(exec(&t, &bot.id, "cat /data/note.txt").await, ["kept"]);
+
+    t.berth
+        .container_delete(&bot.id, false)
+        .await
+        .expect("deletes with data");
+    assert_eq!(t.create_container(&bot.id).await.0, Outcome::Done);
+    assert!(
+        exec(&t, &bot.id, "ls /data").await.is_empty(),
+        "data went with the delete"
+    );
+}
+
+#[tokio::test]
+async fn start_and_stop_are_safe_to_repeat() {
+    let t = TestBerth::start().await;
+    let bot = t
+        .berth
+        .bot_create(&bot_name("repeat"), &test_image("latest"))
+        .await
+        .expect("bot");
+    assert_eq!(t.create_container(&bot.id).await.0, Outcome::Done);
+
+    t.berth
+        .container_start(&bot.id)
+        .await
+        .expect("start on running");
+    t.berth.container_stop(&bot.id).await.expect("first stop");
+    t.berth.container_stop(&bot.id).await.expect("second stop");
+    assert_eq!(state_of(&t, &bot.id).await, ContainerState::Stopped);
+    assert_eq!(
+        t.berth
+            .container_status(&bot.id)
+            .await
+            .expect("status")
+            .tasks,
+        None
+    );
+    t.berth.container_start(&bot.id).await.expect("first start");
+    t.berth
+        .container_start(&bot.id)
+        .await
+        .expect("second start");
+    assert_eq!(state_of(&t, &bot.id).await, ContainerState::Running);
+}
+
+#[tokio::test]
+async fn tasks_counts_background_jobs() {
+    let t = TestBerth::start().await;
+    let bot = t
+        .berth
+        .bot_create(&bot_name("tasks"), &test_image("latest"))
+        .await
+        .expect("bot");
+    assert_eq!(t.create_container(&bot.id).await.0, Outcome::Done);
+    let tasks = |t: &TestBerth| {
+        let bot = bot.id.clone();
+        let berth = t.berth.clone();
+        async move { berth.container_status(&bot).await.expect("status").tasks }
+    };
+    assert_eq!(tasks(&t).await, Some(0));
+
+    let id = t
+        .berth
+        .container_status(&bot.id)
+        .await
+        .expect("status")
+        .container_id
+        .expect("id");
+    docker(&["exec", "-d", &id, "sleep", "300"]);
+    docker(&["exec", "-d", &id, "sleep", "300"]);
+    let two = eventually(Duration::from_secs(5), || async {
+        tasks(&t).await == Some(2)
+    })
+    .await;
+    assert!(two, "tasks read {:?}", tasks(&t).await);
+}
+
+#[tokio::test]
+async fn outside_stop_and_remove_are_seen_live() {
+    let t = TestBerth::start().await;
+    let bot = t
+        .berth
+        .bot_create(&bot_name("watched"), &test_image("latest"))
+        .await
+        .expect("bot");
+    assert_eq!(t.create_container(&bot.id).await.0, Outcome::Done);
+    let id = t
+        .berth
+        .container_status(&bot.id)
+        .await
+        .expect("status")
+        .container_id
+        .expect("id");
+
+    let mut changes = t.berth.subscribe();
+    let heard = |changes: &mut tokio::sync::broadcast::Receiver<Change>| {
+        let bot = bot.id.clone();
+        let mut changes = changes.resubscribe();
+        async move {
+            loop {
+                match changes.recv().await {
+                    Ok(Change::Container { bot_id }) if bot_id == bot => return,
+                    Ok(_) => {}
+                    Err(e) => panic!("change stream broke: {e}"),
+                }
+            }
+        }
+    };
+
+    let waiting = tokio::spawn(heard(&mut changes));
+    docker(&["stop", "-t", "1", &id]);
+    tokio::time::timeout(Duration::from_secs(1), waiting)
+        .await
+        .expect("the stop is heard within a second")
+        .expect("listener");
+    assert_eq!(state_of(&t, &bot.id).await, ContainerState::Stopped);
+
+    let waiting = tokio::spawn(heard(&mut changes));
+    docker(&["rm", &id]);
+    tokio::time::timeout(Duration::from_secs(1), waiting)
+        .await
+        .expect("the removal is heard within a second")
+        .expect("listener");
+    assert_eq!(state_of(&t, &bot.id).await, ContainerState::Missing);
+
+    // A missing container can be created again.
+    assert_eq!(t.create_container(&bot.id).await.0, Outcome::Done);
+    assert_eq!(state_of(&t, &bot.id).await, ContainerState::Running);
+}
+
+async fn assert_fails_cleanly(image: &str, kind: &str) {
+    let t = TestBerth::start().await;
+    let bot = t
+        .berth
+        .bot_create(&bot_name("doomed"), image)
+        .await
+        .expect("bot");
+
+    let (outcome, _) = t.create_container(&bot.id).await;
+    match outcome {
+        Outcome::Failed { error } => assert_eq!(error.kind, kind, "{}", error.message),
+        other => panic!("expected a failure, got {other:?}"),
+    }
+    let status = t.berth.container_status(&bot.id).await.expect("status");
+    assert_eq!(
+        status.state,
+        ContainerState::None,
+        "no row claims a container"
+    );
+    assert_eq!(status.container_id, None);
+    assert_eq!(
+        t.leftovers(),
+        Vec::<String>::new(),
+        "no container or volume is left"
+    );
+}
+
+#[tokio::test]
+async fn unknown_image_fails_with_nothing_left() {
+    assert_fails_cleanly(&test_image("no-such-tag"), "imageNotFound").await;
+}
+
+#[tokio::test]
+async fn unreachable_registry_fails_with_nothing_left() {
+    assert_fails_cleanly("127.0.0.1:5999/berth-test/busybox:latest", "pull").await;
+}
+
+#[tokio::test]
+async fn second_operation_on_a_bot_is_refused() {
+    let t = TestBerth::start().await;
+    let bot = t
+        .berth
+        .bot_create(&bot_name("busy"), &test_image("latest"))
+        .await
+        .expect("bot");
+
+    let op = t
+        .berth
+        .container_create(&bot.id)
+        .await
+        .expect("first create");
+    let second = t.berth.container_create(&bot.id).await;
+    assert_eq!(second.expect_err("second create is refused").kind(), "busy");
+    let stop = t.berth.container_stop(&bot.id).await;
+    assert_eq!(stop.expect_err("stop is refused too").kind(), "busy");
+
+    let watcher = t.berth.operation_watch(&op.id).expect("watch");
+    watcher.forward(|_| true).await;
+    assert_eq!(state_of(&t, &bot.id).await, ContainerState::Running);
+}
+
+#[tokio::test]
+async fn deleting_a_bot_removes_its_container_and_data() {
+    let t = TestBerth::start().await;
+    let bot = t
+        .berth
+        .bot_create(&bot_name("gone"), &test_image("latest"))
+        .await
+        .expect("bot");
+    assert_eq!(t.create_container(&bot.id).await.0, Outcome::Done);
+    assert_eq!(t.leftovers().len(), 2, "a container and a volume");
+
+    t.berth.bot_delete(&bot.id).await.expect("deletes");
+    assert!(t.leftovers().is_empty());
+    assert_eq!(
+        t.berth.bot(&bot.id).await.expect_err("gone").kind(),
+        "notFound"
+    );
+}
+
+#[tokio::test]
+async fn no_engine_still_lists_bots_and_says_where_it_looked() {
+    let t = TestBerth::start_on("unix:///nonexistent/docker.sock".into()).await;
+    let status = t.berth.engine_settled().await;
+    match status {
+        EngineStatus::Unreachable {
+            endpoint, reason, ..
+        } => {
+            assert_eq!(endpoint, "unix:///nonexistent/docker.sock");
+            assert!(!reason.is_empty());
+        }
+        other => panic!("expected unreachable, got {other:?}"),
+    }
+
+    let bot = t
+        .berth
+        .bot_create(&bot_name("offline"), "busybox")
+        .await
+        .expect("bot");
+    let bots = t.berth.bots().await.expect("lists");
+    assert_eq!(bots[0].state, ContainerState::Unreachable);
+    let create = t.berth.container_create(&bot.id).await;
+    assert_eq!(create.expect_err("no engine").kind(), "engineUnreachable");
+}

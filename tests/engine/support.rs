@@ -1,0 +1,154 @@
+//! A Berth on a real engine for one test, with everything it creates labelled and removed.
+
+use std::collections::BTreeMap;
+use std::process::Command;
+use std::time::Duration;
+
+use berth_core::engine::link::EngineStatus;
+use berth_core::operations::{OperationEvent, Outcome};
+use berth_core::{Berth, Config};
+
+/// The label every resource of one test carries, with the test's own value.
+pub const TEST_LABEL: &str = "io.berth.test";
+
+/// The image the tests create containers from; `scripts/test` pushes it.
+pub fn test_image(tag: &str) -> String {
+    let repo = std::env::var("BERTH_TEST_IMAGE")
+        .unwrap_or_else(|_| "127.0.0.1:5000/berth-test/busybox".into());
+    format!("{repo}:{tag}")
+}
+
+pub struct TestBerth {
+    pub berth: Berth,
+    run: String,
+    _dir: tempfile::TempDir,
+}
+
+impl TestBerth {
+    /// A Berth on the engine from the environment, with a fresh store.
+    pub async fn start() -> TestBerth {
+        let berth = Self::start_on(berth_core::engine::Endpoint::from_env()).await;
+        let status = berth.berth.engine_settled().await;
+        assert!(
+            matches!(status, EngineStatus::Connected { .. }),
+            "these tests need a Docker engine (scripts/test starts one): {status:?}"
+        );
+        berth
+    }
+
+    pub async fn start_on(host: String) -> TestBerth {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let run = uuid();
+        let mut config = Config::new(dir.path().join("berth.db"));
+        config.engine_host = host;
+        config.labels = BTreeMap::from([(TEST_LABEL.to_owned(), run.clone())]);
+        config.stop_grace_secs = 2;
+        let berth = Berth::start(config).await.expect("berth starts");
+        TestBerth {
+            berth,
+            run,
+            _dir: dir,
+        }
+    }
+
+    /// Creates the bot's container and waits for the operation's end, collecting every event.
+    pub async fn create_container(&self, bot: &str) -> (Outcome, Vec<OperationEvent>) {
+        let op = self
+            .berth
+            .container_create(bot)
+            .await
+            .expect("create starts");
+        let watcher = self.berth.operation_watch(&op.id).expect("watches");
+        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+        let forward = watcher.forward(move |event| tx.send(event).is_ok());
+        tokio::time::timeout(Duration::from_secs(120), forward)
+            .await
+            .expect("create ends");
+
+        let mut events = Vec::new();
+        while let Ok(event) = rx.try_recv() {
+            events.push(event);
+        }
+        let outcome = match events.last() {
+            Some(OperationEvent::Finished { outcome, .. }) => outcome.clone(),
+            other => panic!("the last event is not finished: {other:?}"),
+        };
+        (outcome, events)
+    }
+
+    /// Ids of the containers and volumes this test's Berth created that still exist.
+    pub fn leftovers(&self) -> Vec<String> {
+        let filter = format!("label={TEST_LABEL}={}", self.run);
+        let mut found = docker(&["ps", "-aq", "--filter", &filter]);
+        found.extend(docker(&["volume", "ls", "-q", "--filter", &filter]));
+        found
+    }
+}
+
+impl Drop for TestBerth {
+    /// Removes what the test created, whether it passed or not.
+    fn drop(&mut self) {
+        self.berth.shutdown();
+        let filter = format!("label={TEST_LABEL}={}", self.run);
+        let containers = docker(&["ps", "-aq", "--filter", &filter]);
+        if !containers.is_empty() {
+            let mut args = vec!["rm", "-f"];
+            args.extend(containers.iter().map(String::as_str));
+            docker(&args);
+        }
+        let volumes = docker(&["volume", "ls", "-q", "--filter", &filter]);
+        if !volumes.is_empty() {
+            let mut args = vec!["volume", "rm", "-f"];
+            args.extend(volumes.iter().map(String::as_str));
+            docker(&args);
+        }
+    }
+}
+
+/// Runs the docker CLI and returns its output lines; a failure is reported, not raised, so
+/// that cleanup goes on.
+pub fn docker(args: &[&str]) -> Vec<String> {
+    match Command::new("docker").args(args).output() {
+        Ok(out) if out.status.success() => String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .map(str::to_owned)
+            .collect(),
+        Ok(out) => {
+            eprintln!(
+                "docker {args:?}: {}",
+                String::from_utf8_lossy(&out.stderr).trim()
+            );
+            Vec::new()
+        }
+        Err(e) => {
+            eprintln!("docker {args:?}: {e}");
+            Vec::new()
+        }
+    }
+}
+
+pub fn uuid() -> String {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or_default();
+    static COUNTER: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    let n = COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    format!("{nanos:x}-{}-{n}", std::process::id())
+}
+
+/// Waits until `check` holds, polling every 20 ms, for at most `limit`.
+pub async fn eventually<F, Fut>(limit: Duration, mut check: F) -> bool
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let deadline = tokio::time::Instant::now() + limit;
+    while tokio::time::Instant::now() < deadline {
+        if check().await {
+            return true;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    false
+}
