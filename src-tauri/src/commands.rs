@@ -1,0 +1,105 @@
+//! The commands the UI calls. Each takes the domain from state, makes one call and maps the
+//! error to the `{kind, message}` shape.
+
+use berth_core::berth::BotSummary;
+use berth_core::bots::Bot;
+use berth_core::engine::link::EngineStatus;
+use berth_core::lifecycle::ContainerStatus;
+use berth_core::operations::{OperationEvent, OperationInfo, Watcher};
+use berth_core::{Berth, ErrorPayload};
+use tauri::ipc::Channel;
+use tauri::State;
+
+use crate::setup::Started;
+
+type Reply<T> = Result<T, ErrorPayload>;
+
+#[tauri::command]
+pub fn engine_status(berth: State<'_, Berth>) -> EngineStatus {
+    berth.engine_status()
+}
+
+#[tauri::command]
+pub async fn bot_list(berth: State<'_, Berth>) -> Reply<Vec<BotSummary>> {
+    Ok(berth.bots().await?)
+}
+
+#[tauri::command]
+pub async fn bot_create(berth: State<'_, Berth>, name: String, image: String) -> Reply<Bot> {
+    Ok(berth.bot_create(&name, &image).await?)
+}
+
+#[tauri::command]
+pub async fn bot_delete(berth: State<'_, Berth>, bot_id: String) -> Reply<()> {
+    Ok(berth.bot_delete(&bot_id).await?)
+}
+
+#[tauri::command]
+pub async fn container_status(berth: State<'_, Berth>, bot_id: String) -> Reply<ContainerStatus> {
+    Ok(berth.container_status(&bot_id).await?)
+}
+
+/// Starts the create and streams its progress over `on_progress`.
+#[tauri::command]
+pub async fn container_create(
+    berth: State<'_, Berth>,
+    bot_id: String,
+    on_progress: Channel<OperationEvent>,
+) -> Reply<OperationInfo> {
+    let info = berth.container_create(&bot_id).await?;
+    stream(berth.operation_watch(&info.id)?, on_progress);
+    Ok(info)
+}
+
+#[tauri::command]
+pub async fn container_start(berth: State<'_, Berth>, bot_id: String) -> Reply<()> {
+    Ok(berth.container_start(&bot_id).await?)
+}
+
+#[tauri::command]
+pub async fn container_stop(berth: State<'_, Berth>, bot_id: String) -> Reply<()> {
+    Ok(berth.container_stop(&bot_id).await?)
+}
+
+#[tauri::command]
+pub async fn container_delete(
+    berth: State<'_, Berth>,
+    bot_id: String,
+    keep_data: bool,
+) -> Reply<()> {
+    Ok(berth.container_delete(&bot_id, keep_data).await?)
+}
+
+#[tauri::command]
+pub fn operation_list(berth: State<'_, Berth>) -> Vec<OperationInfo> {
+    berth.operations()
+}
+
+/// Follows an operation that is already running, as a reloaded window does.
+#[tauri::command]
+pub fn operation_watch(
+    berth: State<'_, Berth>,
+    operation_id: String,
+    on_progress: Channel<OperationEvent>,
+) -> Reply<OperationInfo> {
+    let watcher = berth.operation_watch(&operation_id)?;
+    let info = watcher.info().clone();
+    stream(watcher, on_progress);
+    Ok(info)
+}
+
+#[tauri::command]
+pub fn operation_cancel(berth: State<'_, Berth>, operation_id: String) -> Reply<()> {
+    Ok(berth.operation_cancel(&operation_id)?)
+}
+
+/// The UI's first paint, logged as the start-up figure the benchmark reads.
+#[tauri::command]
+pub fn window_painted(started: State<'_, Started>) {
+    let millis = started.0.elapsed().as_millis();
+    tracing::info!(millis, "first paint");
+}
+
+fn stream(watcher: Watcher, channel: Channel<OperationEvent>) {
+    tauri::async_runtime::spawn(watcher.forward(move |event| channel.send(event).is_ok()));
+}

@@ -1,0 +1,42 @@
+//! Berth's desktop shell: it wires the domain ([`berth_core`]) to a window and nothing more.
+//!
+//! - [`setup`]: the start-up steps, each named.
+//! - [`commands`]: the commands the UI calls, each a few lines over one domain call.
+//! - [`events`]: domain changes forwarded to the UI as events.
+//! - [`logging`]: `tracing` to stderr and to a rolling file.
+
+mod commands;
+mod events;
+mod logging;
+mod setup;
+
+/// Builds and runs the app until its last window closes.
+pub fn run() {
+    let started = std::time::Instant::now();
+    let app = tauri::Builder::default()
+        .setup(move |app| setup::run(app, started))
+        .invoke_handler(tauri::generate_handler![
+            commands::engine_status,
+            commands::bot_list,
+            commands::bot_create,
+            commands::bot_delete,
+            commands::container_status,
+            commands::container_create,
+            commands::container_start,
+            commands::container_stop,
+            commands::container_delete,
+            commands::operation_list,
+            commands::operation_watch,
+            commands::operation_cancel,
+            commands::window_painted,
+        ])
+        .build(tauri::generate_context!("../tauri.conf.json"));
+
+    match app {
+        Ok(app) => app.run(setup::on_run_event),
+        Err(error) => {
+            eprintln!("berth: could not start: {error}");
+            std::process::exit(1);
+        }
+    }
+}

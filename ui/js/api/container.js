@@ -1,0 +1,10 @@
+import { channel, invoke } from '../ipc.js';
+
+export const status = (botId) => invoke('container_status', { botId });
+export const start = (botId) => invoke('container_start', { botId });
+export const stop = (botId) => invoke('container_stop', { botId });
+export const remove = (botId, keepData) => invoke('container_delete', { botId, keepData });
+
+/** Starts a create; onEvent gets started, progress and one finished message. */
+export const create = (botId, onEvent) =>
+  invoke('container_create', { botId, onProgress: channel(onEvent) });

@@ -1,0 +1,124 @@
+// Pure functions from backend data to what the views show. No DOM here: tested with node.
+
+const UNITS = ['B', 'kB', 'MB', 'GB', 'TB'];
+
+/** Bytes in SI units, as the docker CLI shows them: "0 B", "1.5 kB", "12.3 MB". */
+export function formatBytes(bytes) {
+  if (!Number.isFinite(bytes) || bytes < 0) return '—';
+  let value = bytes;
+  let unit = 0;
+  while (value >= 1000 && unit < UNITS.length - 1) {
+    value /= 1000;
+    unit += 1;
+  }
+  const digits = unit === 0 || value >= 100 ? 0 : 1;
+  return `${value.toFixed(digits)} ${UNITS[unit]}`;
+}
+
+/** A whole percentage from 0 to 100 for a fraction, or null when it is not a number. */
+export function percentOf(fraction) {
+  if (typeof fraction !== 'number' || !Number.isFinite(fraction)) return null;
+  return Math.floor(Math.min(1, Math.max(0, fraction)) * 100);
+}
+
+const PHASES = { pulling: 'Pulling image', creating: 'Creating container', starting: 'Starting' };
+
+const LAYER_STATES = {
+  waiting: 'Waiting',
+  downloading: 'Downloading',
+  verifying: 'Verifying',
+  downloaded: 'Downloaded',
+  extracting: 'Extracting',
+  complete: 'Done',
+  exists: 'Already here',
+  retrying: 'Retrying',
+};
+
+/** What the progress panel shows for an operation's latest progress message. */
+export function progressView(progress) {
+  const pull = progress?.pull ?? null;
+  const percent = percentOf(pull?.fraction);
+  let detail = '';
+  if (pull && pull.bytesDone > 0) {
+    detail = Number.isFinite(pull.bytesTotal) && pull.bytesTotal > 0
+      ? `${formatBytes(pull.bytesDone)} of ${formatBytes(pull.bytesTotal)}`
+      : formatBytes(pull.bytesDone);
+  }
+  const layers = (pull?.layers ?? []).map((layer) => ({
+    id: layer.id.slice(0, 12),
+    state: LAYER_STATES[layer.state] ?? layer.state,
+    percent: layer.total ? percentOf(layer.current / layer.total) : null,
+  }));
+  return {
+    phase: PHASES[progress?.phase] ?? 'Preparing',
+    percent,
+    label: percent === null ? 'Working…' : `${percent} %`,
+    detail,
+    layers,
+  };
+}
+
+const STATES = {
+  none: 'No container',
+  creating: 'Creating…',
+  running: 'Running',
+  paused: 'Paused',
+  restarting: 'Restarting',
+  stopped: 'Stopped',
+  missing: 'Missing',
+  unreachable: 'Engine unreachable',
+};
+
+export const stateLabel = (state) => STATES[state] ?? state;
+
+/** Which container actions apply in a state, and whether another operation holds the bot. */
+export function actionsFor(state, busy) {
+  const free = !busy;
+  return {
+    create: free && (state === 'none' || state === 'missing'),
+    start: free && state === 'stopped',
+    stop: free && (state === 'running' || state === 'paused' || state === 'restarting'),
+    remove: free && ['running', 'paused', 'restarting', 'stopped', 'missing'].includes(state),
+  };
+}
+
+/** A time from the backend (ms since the epoch or an RFC 3339 string), for people. */
+export function formatTime(value) {
+  if (value === null || value === undefined || value === '') return '—';
+  const date = new Date(value);
+  if (Number.isNaN(date.getTime())) return '—';
+  return date.toLocaleString();
+}
+
+export const shortId = (id) => (id ? id.slice(0, 12) : '—');
+
+/** The banner for the engine connection: hidden while connected. */
+export function engineBanner(status) {
+  if (!status || status.state === 'connected') return { visible: false, text: '' };
+  if (status.state === 'connecting') {
+    return { visible: true, text: `Connecting to the Docker engine at ${status.endpoint}…` };
+  }
+  const seconds = Math.max(1, Math.round((status.retryInMs ?? 0) / 1000));
+  return {
+    visible: true,
+    text: `No Docker engine at ${status.endpoint}: ${status.reason}. ` +
+      `Berth tries again every few seconds (next in ${seconds} s).`,
+  };
+}
+
+/** The line under the bot list naming the engine. */
+export function engineLine(status) {
+  if (status?.state !== 'connected') return 'Engine: not connected';
+  const { version, apiVersion, endpoint } = status.info;
+  return `Docker ${version} · API ${apiVersion} · ${endpoint}`;
+}
+
+/** Field-level messages for the new-bot form, by error kind. */
+export function formErrors(error) {
+  if (!error) return { name: '', image: '', form: '' };
+  if (error.kind === 'invalidName' || error.kind === 'nameTaken') {
+    return { name: error.message, image: '', form: '' };
+  }
+  if (error.kind === 'invalidReference') return { name: '', image: error.message, form: '' };
+  return { name: '', image: '', form: error.message };
+}

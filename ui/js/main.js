@@ -1,0 +1,262 @@
+// Wires the store, the backend and the views together. Views only render; every change to
+// state comes from a command's result or a backend event, through the store.
+
+import * as botsApi from './api/bots.js';
+import * as containerApi from './api/container.js';
+import * as engineApi from './api/engine.js';
+import * as operationsApi from './api/operations.js';
+import { listen, toError } from './ipc.js';
+import { createStore, initialState, withKey } from './store.js';
+import { renderBanner } from './views/banner.js';
+import { renderBotPage } from './views/botPage.js';
+import { confirmDialog, newBotDialog } from './views/dialogs.js';
+import { createProgressPanel } from './views/progress.js';
+import { renderSidebar } from './views/sidebar.js';
+
+/** While a container runs, its task count is read again this often (nothing signals it). */
+const TASKS_REFRESH_MS = 5000;
+
+const store = createStore({ ...initialState(), pending: {} });
+const progressPanels = new Map();
+const watched = new Set();
+
+// ---- loading from the backend -------------------------------------------------------------
+
+async function refreshBots() {
+  try {
+    const bots = await botsApi.list();
+    store.update((s) => ({
+      bots,
+      botsLoaded: true,
+      selectedBotId: bots.some((b) => b.id === s.selectedBotId)
+        ? s.selectedBotId
+        : (bots[0]?.id ?? null),
+    }));
+  } catch (error) {
+    console.error('listing bots failed', error);
+  }
+}
+
+async function refreshStatus(botId) {
+  if (!botId) return;
+  try {
+    const status = await containerApi.status(botId);
+    store.update((s) => ({ statuses: withKey(s.statuses, botId, status) }));
+  } catch (error) {
+    if (error.kind !== 'notFound') console.error('reading status failed', error);
+  }
+}
+
+async function refreshEngine() {
+  store.update({ engine: await engineApi.status() });
+}
+
+// ---- operations ---------------------------------------------------------------------------
+
+function onOperationEvent(botId) {
+  return (message) => {
+    const { event, data } = message;
+    if (event === 'started') {
+      store.update((s) => ({
+        operations: withKey(s.operations, botId, { info: data, progress: null, outcome: null }),
+        errors: withKey(s.errors, botId, undefined),
+      }));
+    } else if (event === 'progress') {
+      progressPanels.get(botId)?.update(data);
+      store.update((s) => {
+        const op = s.operations[botId];
+        return op ? { operations: withKey(s.operations, botId, { ...op, progress: data }) } : {};
+      });
+    } else if (event === 'finished') {
+      watched.delete(data.operationId);
+      progressPanels.delete(botId);
+      const error = data.outcome.state === 'failed' ? data.outcome.error : undefined;
+      store.update((s) => ({
+        operations: withKey(s.operations, botId, undefined),
+        errors: withKey(s.errors, botId, error),
+      }));
+      refreshStatus(botId);
+      refreshBots();
+    }
+  };
+}
+
+function panelFor(botId, operationId) {
+  if (!progressPanels.has(botId)) {
+    progressPanels.set(botId, createProgressPanel(() => cancelOperation(operationId)));
+  }
+  return progressPanels.get(botId);
+}
+
+async function cancelOperation(operationId) {
+  try {
+    await operationsApi.cancel(operationId);
+  } catch (error) {
+    if (error.kind !== 'notFound') console.error('cancel failed', error);
+  }
+}
+
+/** Follows operations the backend runs that this window is not following yet. */
+async function attachToRunningOperations() {
+  for (const info of await operationsApi.list()) {
+    if (info.kind !== 'create' || watched.has(info.id)) continue;
+    watched.add(info.id);
+    panelFor(info.botId, info.id);
+    operationsApi.watch(info.id, onOperationEvent(info.botId)).catch(() => {
+      // It ended between the list and the watch: the finished refresh covers it.
+      watched.delete(info.id);
+    });
+  }
+}
+
+// ---- user actions -------------------------------------------------------------------------
+
+function setError(botId, error) {
+  store.update((s) => ({ errors: withKey(s.errors, botId, toError(error)) }));
+}
+
+/** Runs a short action with a pending note on the bot; its failure shows on the bot. */
+async function withPending(botId, note, action) {
+  store.update((s) => ({ pending: withKey(s.pending, botId, note) }));
+  try {
+    await action();
+    store.update((s) => ({ errors: withKey(s.errors, botId, undefined) }));
+  } catch (error) {
+    setError(botId, error);
+  } finally {
+    store.update((s) => ({ pending: withKey(s.pending, botId, undefined) }));
+    refreshStatus(botId);
+  }
+}
+
+const actions = {
+  selectBot(botId) {
+    store.update({ selectedBotId: botId });
+    refreshStatus(botId);
+  },
+
+  openNewBot() {
+    newBotDialog(async (name, image) => {
+      const bot = await botsApi.create(name, image);
+      await refreshBots();
+      actions.selectBot(bot.id);
+    });
+  },
+
+  async createContainer(botId) {
+    try {
+      const info = await containerApi.create(botId, onOperationEvent(botId));
+      watched.add(info.id);
+      panelFor(botId, info.id);
+    } catch (error) {
+      setError(botId, error);
+    }
+  },
+
+  startContainer: (botId) => withPending(botId, 'Starting…', () => containerApi.start(botId)),
+  stopContainer: (botId) => withPending(botId, 'Stopping…', () => containerApi.stop(botId)),
+
+  async deleteContainer(bot) {
+    const answer = await confirmDialog({
+      title: `Delete the container of ${bot.name}?`,
+      body: 'The container and everything installed in it are removed.',
+      confirmLabel: 'Delete container',
+      checkbox: { label: 'Keep the data directory for a later Create', checked: true },
+    });
+    if (!answer.confirmed) return;
+    await withPending(bot.id, 'Deleting…', () => containerApi.remove(bot.id, answer.checked));
+  },
+
+  async deleteBot(bot) {
+    const answer = await confirmDialog({
+      title: `Delete ${bot.name}?`,
+      body: 'The bot, its container and its data directory are removed for good.',
+      confirmLabel: 'Delete bot',
+    });
+    if (!answer.confirmed) return;
+    await withPending(bot.id, 'Deleting…', async () => {
+      await botsApi.remove(bot.id);
+      await refreshBots();
+    });
+  },
+
+  dismissError(botId) {
+    store.update((s) => ({ errors: withKey(s.errors, botId, undefined) }));
+  },
+};
+
+// ---- rendering ----------------------------------------------------------------------------
+
+const els = {
+  banner: document.getElementById('banner'),
+  sidebar: document.getElementById('sidebar'),
+  main: document.getElementById('main'),
+};
+
+let rendered = {};
+function render(state) {
+  if (state.engine !== rendered.engine) renderBanner(els.banner, state.engine);
+  const sidebarInputs = [state.bots, state.selectedBotId, state.engine, state.botsLoaded];
+  if (sidebarInputs.some((v, i) => v !== rendered.sidebar?.[i])) {
+    renderSidebar(els.sidebar, state, actions);
+  }
+  // Progress messages update their panel in place; the page redraws only when the
+  // operation itself starts or ends.
+  const botId = state.selectedBotId;
+  const op = state.operations[botId];
+  const pageInputs = [state.bots, botId, state.statuses[botId], op?.info, state.errors[botId],
+    state.pending[botId]];
+  if (pageInputs.some((v, i) => v !== rendered.page?.[i])) {
+    const panel = op ? panelFor(botId, op.info.id) : null;
+    renderBotPage(els.main, state, actions, panel);
+  }
+  rendered = { engine: state.engine, sidebar: sidebarInputs, page: pageInputs };
+}
+
+// ---- start --------------------------------------------------------------------------------
+
+function listenToBackend() {
+  listen('bots://changed', refreshBots);
+  listen('container://changed', ({ botId }) => {
+    if (botId === store.get().selectedBotId) refreshStatus(botId);
+  });
+  listen('engine://status', (engine) => {
+    store.update({ engine });
+    refreshBots();
+    refreshStatus(store.get().selectedBotId);
+  });
+  listen('operations://changed', attachToRunningOperations);
+}
+
+function listenToKeys() {
+  document.addEventListener('keydown', (event) => {
+    const mod = event.ctrlKey || event.metaKey;
+    if (mod && event.key.toLowerCase() === 'n' && !document.querySelector('dialog[open]')) {
+      event.preventDefault();
+      actions.openNewBot();
+    }
+  });
+}
+
+function refreshTasksWhileRunning() {
+  setInterval(() => {
+    const { selectedBotId, statuses } = store.get();
+    if (!document.hidden && statuses[selectedBotId]?.state === 'running') {
+      refreshStatus(selectedBotId);
+    }
+  }, TASKS_REFRESH_MS);
+}
+
+async function start() {
+  store.subscribe(render);
+  render(store.get());
+  listenToBackend();
+  listenToKeys();
+  await Promise.all([refreshEngine(), refreshBots()]);
+  await refreshStatus(store.get().selectedBotId);
+  await attachToRunningOperations();
+  refreshTasksWhileRunning();
+  requestAnimationFrame(() => requestAnimationFrame(() => engineApi.painted()));
+}
+
+start().catch((error) => console.error('Berth failed to start', error));

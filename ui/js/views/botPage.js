@@ -1,0 +1,94 @@
+import { h } from '../dom.js';
+import { actionsFor, formatTime, shortId, stateLabel } from '../format.js';
+import { rerender } from './focus.js';
+
+/** The detail page of the selected bot, with its Container tab. */
+export function renderBotPage(el, state, actions, progressPanel) {
+  const bot = state.bots.find((b) => b.id === state.selectedBotId);
+  if (!bot) {
+    rerender(el, () => emptyPage(state, actions));
+    return;
+  }
+  rerender(el, () => [
+    h('header', { class: 'bot-head' },
+      h('div', {},
+        h('h2', { class: 'bot-title', 'data-test': 'bot-title' }, bot.name),
+        h('p', { class: 'muted' }, bot.image)),
+      h('button', {
+        class: 'button danger subtle',
+        'data-focus': 'delete-bot',
+        'data-test': 'delete-bot',
+        onclick: () => actions.deleteBot(bot),
+      }, 'Delete bot…')),
+    h('div', { class: 'tabs', role: 'tablist' },
+      h('button', { class: 'tab', role: 'tab', 'aria-selected': 'true', id: 'tab-container' },
+        'Container')),
+    h('section', { class: 'tab-panel', role: 'tabpanel', 'aria-labelledby': 'tab-container' },
+      containerTab(bot, state, actions, progressPanel)),
+  ]);
+}
+
+function emptyPage(state, actions) {
+  const text = state.bots.length === 0
+    ? 'Give your first bot its own container.'
+    : 'Choose a bot on the left.';
+  return h('div', { class: 'empty-page' },
+    h('p', {}, text),
+    state.bots.length === 0
+      ? h('button', { class: 'button primary', onclick: actions.openNewBot }, 'New bot')
+      : null);
+}
+
+function containerTab(bot, state, actions, progressPanel) {
+  const status = state.statuses[bot.id];
+  const operation = state.operations[bot.id];
+  const running = operation && !operation.outcome;
+  const pending = state.pending?.[bot.id];
+  const containerState = status?.state ?? bot.state;
+  const can = actionsFor(containerState, Boolean(running || pending));
+  const error = state.errors[bot.id];
+
+  const button = (key, label, enabled, onclick, kind = '') => h('button', {
+    class: `button ${kind}`.trim(),
+    'data-focus': key,
+    'data-test': key,
+    disabled: !enabled,
+    onclick,
+  }, label);
+
+  return [
+    h('div', { class: 'actions' },
+      button('create', 'Create', can.create, () => actions.createContainer(bot.id), 'primary'),
+      button('start', 'Start', can.start, () => actions.startContainer(bot.id)),
+      button('stop', 'Stop', can.stop, () => actions.stopContainer(bot.id)),
+      button('delete', 'Delete…', can.remove, () => actions.deleteContainer(bot), 'danger'),
+      pending ? h('span', { class: 'pending', role: 'status' }, pending) : null),
+    error ? h('div', { class: 'alert', role: 'alert', 'data-test': 'error' },
+      h('p', {}, error.message),
+      h('button', {
+        class: 'button subtle',
+        'data-focus': 'dismiss',
+        onclick: () => actions.dismissError(bot.id),
+      }, 'Dismiss')) : null,
+    running && progressPanel ? progressPanel.el : null,
+    statusPanel(status, containerState),
+  ];
+}
+
+function statusPanel(status, containerState) {
+  const row = (term, ...value) => [h('dt', {}, term), h('dd', {}, ...value)];
+  const digest = status?.imageDigest;
+  return h('dl', { class: 'status-grid', 'aria-label': 'Container status' },
+    row('Status', h('span', { class: `state state-${containerState}`, 'data-test': 'state' },
+      stateLabel(containerState))),
+    row('Container', h('code', { title: status?.containerId ?? '' }, shortId(status?.containerId))),
+    row('Image', status?.image ?? '—',
+      digest ? h('code', { class: 'digest', title: digest }, digest) : null),
+    row('Data directory',
+      h('span', {}, 'host: ', h('code', {}, status?.dataHostPath ?? '—')),
+      h('span', {}, 'container: ', h('code', {}, status?.dataContainerPath ?? '/data'))),
+    row('Tasks', h('span', { 'data-test': 'tasks' },
+      status?.tasks === null || status?.tasks === undefined ? '—' : String(status.tasks))),
+    row('Created', formatTime(status?.createdAt)),
+    row('Started', formatTime(status?.startedAt)));
+}

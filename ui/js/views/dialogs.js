@@ -1,0 +1,90 @@
+import { h } from '../dom.js';
+import { formErrors } from '../format.js';
+
+/** Opens a modal <dialog>; Escape cancels it as the platform does. Returns a close function. */
+function openModal(dialog) {
+  document.body.append(dialog);
+  dialog.addEventListener('close', () => dialog.remove());
+  dialog.showModal();
+  return () => dialog.close();
+}
+
+/**
+ * Asks before something destructive. Resolves to { confirmed, checked } where `checked` is
+ * the optional checkbox's final state.
+ */
+export function confirmDialog({ title, body, confirmLabel, checkbox }) {
+  return new Promise((resolve) => {
+    const box = checkbox
+      ? h('input', { type: 'checkbox', id: 'confirm-check', checked: checkbox.checked })
+      : null;
+    let confirmed = false;
+    const dialog = h('dialog', { class: 'dialog', 'aria-labelledby': 'confirm-title' },
+      h('form', { method: 'dialog', onsubmit: () => { confirmed = true; } },
+        h('h2', { id: 'confirm-title' }, title),
+        h('p', {}, body),
+        box ? h('label', { class: 'check' }, box, checkbox.label) : null,
+        h('div', { class: 'dialog-actions' },
+          h('button', { type: 'button', class: 'button', onclick: () => close() }, 'Cancel'),
+          h('button', { type: 'submit', class: 'button danger', 'data-test': 'confirm' },
+            confirmLabel))));
+    dialog.addEventListener('close', () => resolve({ confirmed, checked: box?.checked ?? false }));
+    const close = openModal(dialog);
+  });
+}
+
+/** The new-bot form. `submit(name, image)` resolves when created or throws {kind, message}. */
+export function newBotDialog(submit) {
+  const name = h('input', {
+    id: 'bot-name', name: 'name', required: true, autocomplete: 'off',
+    'data-test': 'bot-name',
+  });
+  const image = h('input', {
+    id: 'bot-image', name: 'image', required: true, autocomplete: 'off', spellcheck: 'false',
+    placeholder: 'debian:bookworm', 'data-test': 'bot-image',
+  });
+  const nameError = h('p', { class: 'field-error', id: 'bot-name-error', role: 'alert' });
+  const imageError = h('p', { class: 'field-error', id: 'bot-image-error', role: 'alert' });
+  const formError = h('p', { class: 'field-error', role: 'alert' });
+  name.setAttribute('aria-describedby', 'bot-name-error');
+  image.setAttribute('aria-describedby', 'bot-image-error');
+  const createButton = h('button', { type: 'submit', class: 'button primary', 'data-test': 'submit-bot' },
+    'Create bot');
+
+  const show = (error) => {
+    const messages = formErrors(error);
+    nameError.textContent = messages.name;
+    imageError.textContent = messages.image;
+    formError.textContent = messages.form;
+    name.setAttribute('aria-invalid', String(Boolean(messages.name)));
+    image.setAttribute('aria-invalid', String(Boolean(messages.image)));
+  };
+
+  const form = h('form', {
+    novalidate: true,
+    onsubmit: async (event) => {
+      event.preventDefault();
+      createButton.disabled = true;
+      try {
+        await submit(name.value, image.value);
+        close();
+      } catch (error) {
+        show(error);
+        (error.kind === 'invalidReference' ? image : name).focus();
+      } finally {
+        createButton.disabled = false;
+      }
+    },
+  },
+  h('h2', { id: 'new-bot-title' }, 'New bot'),
+  h('label', { for: 'bot-name' }, 'Name'), name, nameError,
+  h('label', { for: 'bot-image' }, 'Image'), image, imageError,
+  formError,
+  h('div', { class: 'dialog-actions' },
+    h('button', { type: 'button', class: 'button', onclick: () => close() }, 'Cancel'),
+    createButton));
+
+  const dialog = h('dialog', { class: 'dialog', 'aria-labelledby': 'new-bot-title' }, form);
+  const close = openModal(dialog);
+  name.focus();
+}
