@@ -256,6 +256,7 @@ async function start() {
   await refreshStatus(store.get().selectedBotId);
   await attachToRunningOperations();
   refreshTasksWhileRunning();
+  document.body.dataset.ready = 'true';
   requestAnimationFrame(() => requestAnimationFrame(() => engineApi.painted()));
 }
 

@@ -145,6 +145,31 @@ impl EngineLink {
     }
 }
 
+/// Container event actions that change what the status panel shows.
+///
+/// Reading the status itself makes the engine emit `top` events; were those counted as
+/// changes, every status read would trigger the next one, for ever.
+const STATE_ACTIONS: &[&str] = &[
+    "create",
+    "start",
+    "restart",
+    "stop",
+    "die",
+    "kill",
+    "oom",
+    "pause",
+    "unpause",
+    "destroy",
+    "rename",
+    "update",
+    "exec_start",
+    "exec_die",
+];
+
+fn changes_state(action: &str) -> bool {
+    STATE_ACTIONS.contains(&action)
+}
+
 struct Supervisor {
     host: String,
     labels: BTreeMap<String, String>,
@@ -198,6 +223,9 @@ impl Supervisor {
                 Err(e) => return e.to_string(),
             };
             let action = event.action.unwrap_or_default();
+            if !changes_state(&action) {
+                continue;
+            }
             let bot = event
                 .actor
                 .and_then(|a| a.attributes)
@@ -220,6 +248,25 @@ impl Supervisor {
         if changed {
             // Nobody listening is fine: the UI may not be up yet.
             let _ = self.events.send(LinkEvent::Status(status));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn top_events_do_not_count_as_changes() {
+        assert!(!changes_state("top"));
+        assert!(!changes_state("attach"));
+        assert!(!changes_state("exec_create"));
+    }
+
+    #[test]
+    fn lifecycle_and_exec_events_count_as_changes() {
+        for action in ["start", "die", "stop", "destroy", "pause", "exec_die"] {
+            assert!(changes_state(action), "{action}");
         }
     }
 }

@@ -1,0 +1,316 @@
+//! User flows in the real app window, driven over WebDriver through tauri-driver.
+//!
+//! Needs a display (`scripts/test` starts Xvfb), `tauri-driver` and `WebKitWebDriver`, a
+//! Docker engine and the local registry's test image.
+
+use std::net::TcpListener;
+use std::os::unix::process::CommandExt;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use fantoccini::{Client, ClientBuilder, Locator};
+use serde_json::{json, Value};
+
+const TEST_LABEL: &str = "io.berth.test";
+
+struct Session {
+    client: Option<Client>,
+    driver: Child,
+    run: String,
+    _data: tempfile::TempDir,
+}
+
+impl Session {
+    /// Starts tauri-driver on free ports and opens the app through it, with its own data
+    /// directory and a label on everything it creates.
+    async fn launch() -> Session {
+        assert!(
+            std::env::var_os("DISPLAY").is_some(),
+            "end-to-end tests need a display: run them through scripts/test"
+        );
+        let data = tempfile::tempdir().expect("temp dir");
+        let run = format!("e2e-{}", std::process::id());
+        let (port, native_port) = (free_port(), free_port());
+
+        let driver = Command::new(tauri_driver())
+            .args([
+                "--port",
+                &port.to_string(),
+                "--native-port",
+                &native_port.to_string(),
+            ])
+            .env("BERTH_DATA_DIR", data.path())
+            .env("BERTH_LABELS", format!("{TEST_LABEL}={run}"))
+            .stdout(Stdio::null())
+            .process_group(0)
+            .spawn()
+            .expect("tauri-driver starts (cargo install tauri-driver)");
+        wait_for_port(port);
+
+        let mut capabilities = serde_json::Map::new();
+        capabilities.insert("browserName".into(), json!("wry"));
+        capabilities.insert(
+            "tauri:options".into(),
+            json!({ "application": env!("CARGO_BIN_EXE_berth") }),
+        );
+        let client = ClientBuilder::rustls()
+            .expect("tls config")
+            .capabilities(capabilities)
+            .connect(&format!("http://127.0.0.1:{port}"))
+            .await
+            .expect("a WebDriver session on the app");
+
+        let session = Session {
+            client: Some(client),
+            driver,
+            run,
+            _data: data,
+        };
+        session.wait_for("body[data-ready=true]").await;
+        session
+    }
+
+    fn client(&self) -> &Client {
+        self.client.as_ref().expect("session open")
+    }
+
+    /// Clicks the element; a redraw may replace it between finding and clicking, so a
+    /// vanished element is looked up again.
+    async fn click(&self, test_id: &str) {
+        let css = format!("[data-test={test_id}]");
+        let mut last_error = None;
+        for _ in 0..5 {
+            match self.wait_for(&css).await.click().await {
+                Ok(()) => return,
+                Err(e) => last_error = Some(e),
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        panic!("clicking {css}: {last_error:?}");
+    }
+
+    async fn wait_for(&self, css: &str) -> fantoccini::elements::Element {
+        self.client()
+            .wait()
+            .at_most(Duration::from_secs(20))
+            .for_element(Locator::Css(css))
+            .await
+            .unwrap_or_else(|e| panic!("waiting for {css}: {e}"))
+    }
+
+    async fn text(&self, css: &str) -> Option<String> {
+        let script = "const el = document.querySelector(arguments[0]); \
+                      return el ? el.textContent : null;";
+        match self.client().execute(script, vec![json!(css)]).await {
+            Ok(Value::String(text)) => Some(text),
+            _ => None,
+        }
+    }
+
+    /// Waits until the element's text is `expected`, failing with what it was instead.
+    async fn wait_for_text(&self, css: &str, expected: &str, limit: Duration) {
+        let deadline = Instant::now() + limit;
+        let mut last = None;
+        while Instant::now() < deadline {
+            last = self.text(css).await;
+            if last.as_deref() == Some(expected) {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        self.screenshot("failure").await;
+        panic!("{css} read {last:?}, expected {expected:?}");
+    }
+
+    async fn screenshot(&self, name: &str) {
+        let Some(dir) = std::env::var_os("BERTH_E2E_SHOTS") else {
+            return;
+        };
+        if let Ok(png) = self.client().screenshot().await {
+            let path = PathBuf::from(dir).join(format!("{name}.png"));
+            let _ = std::fs::write(path, png);
+        }
+    }
+
+    async fn close(mut self) {
+        if let Some(client) = self.client.take() {
+            let _ = client.close().await;
+        }
+    }
+}
+
+impl Drop for Session {
+    /// Stops the driver, the app it started, and removes the test's engine resources.
+    fn drop(&mut self) {
+        let group = format!("-{}", self.driver.id());
+        let _ = Command::new("kill").args(["-TERM", "--", &group]).status();
+        let _ = self.driver.wait();
+        let filter = format!("label={TEST_LABEL}={}", self.run);
+        for (list, remove) in [
+            (vec!["ps", "-aq", "--filter", &filter], vec!["rm", "-f"]),
+            (
+                vec!["volume", "ls", "-q", "--filter", &filter],
+                vec!["volume", "rm", "-f"],
+            ),
+        ] {
+            let out = Command::new("docker").args(&list).output();
+            let ids: Vec<String> = out
+                .map(|o| {
+                    String::from_utf8_lossy(&o.stdout)
+                        .lines()
+                        .map(str::to_owned)
+                        .collect()
+                })
+                .unwrap_or_default();
+            if !ids.is_empty() {
+                let _ = Command::new("docker").args(&remove).args(&ids).status();
+            }
+        }
+    }
+}
+
+fn tauri_driver() -> PathBuf {
+    let in_cargo_home = std::env::var_os("CARGO_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cargo")))
+        .map(|home| home.join("bin").join("tauri-driver"));
+    in_cargo_home
+        .filter(|p| p.exists())
+        .unwrap_or_else(|| PathBuf::from("tauri-driver"))
+}
+
+fn free_port() -> u16 {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("a free port");
+    listener.local_addr().expect("bound").port()
+}
+
+fn wait_for_port(port: u16) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while Instant::now() < deadline {
+        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    panic!("tauri-driver did not listen on port {port}");
+}
+
+fn test_image(tag: &str) -> String {
+    let repo = std::env::var("BERTH_TEST_IMAGE")
+        .unwrap_or_else(|_| "127.0.0.1:5000/berth-test/busybox".into());
+    format!("{repo}:{tag}")
+}
+
+/// Records every value the progress bar takes, so the test sees the whole run.
+const RECORD_BAR: &str = r#"
+window.__berthBar = [];
+new MutationObserver((records) => {
+  for (const r of records) {
+    if (r.target.matches('[data-test=progress-bar]')) {
+      window.__berthBar.push(r.target.hasAttribute('value') ? Number(r.target.value) : null);
+    }
+  }
+}).observe(document.getElementById('main'),
+  { subtree: true, attributes: true, attributeFilter: ['value'] });
+"#;
+
+#[tokio::test]
+async fn create_run_stop_and_delete_a_bot_in_the_window() {
+    let image = test_image("pull");
+    let _ = Command::new("docker").args(["rmi", "-f", &image]).output();
+    let s = Session::launch().await;
+
+    s.click("new-bot").await;
+    s.wait_for("[data-test=bot-name]")
+        .await
+        .send_keys("E2E bot")
+        .await
+        .expect("types");
+    s.wait_for("[data-test=bot-image]")
+        .await
+        .send_keys(&image)
+        .await
+        .expect("types");
+    s.click("submit-bot").await;
+    s.wait_for_text("[data-test=bot-title]", "E2E bot", Duration::from_secs(10))
+        .await;
+    s.wait_for_text("[data-test=state]", "No container", Duration::from_secs(10))
+        .await;
+
+    s.client()
+        .execute(RECORD_BAR, vec![])
+        .await
+        .expect("records the bar");
+    s.click("create").await;
+    s.wait_for_text("[data-test=state]", "Running", Duration::from_secs(60))
+        .await;
+    s.screenshot("running").await;
+
+    let bar = s
+        .client()
+        .execute("return window.__berthBar", vec![])
+        .await
+        .expect("bar values");
+    let values: Vec<f64> = bar
+        .as_array()
+        .expect("an array")
+        .iter()
+        .filter_map(Value::as_f64)
+        .collect();
+    assert_eq!(values.last(), Some(&100.0), "the bar finished: {bar}");
+    assert!(
+        values.windows(2).all(|w| w[0] <= w[1]),
+        "the bar went back: {bar}"
+    );
+
+    s.click("stop").await;
+    s.wait_for_text("[data-test=state]", "Stopped", Duration::from_secs(30))
+        .await;
+    s.click("start").await;
+    s.wait_for_text("[data-test=state]", "Running", Duration::from_secs(30))
+        .await;
+
+    s.click("delete").await;
+    s.click("confirm").await;
+    s.wait_for_text("[data-test=state]", "No container", Duration::from_secs(30))
+        .await;
+    s.screenshot("deleted").await;
+    s.close().await;
+}
+
+#[tokio::test]
+async fn a_refused_name_says_why_in_the_form() {
+    let s = Session::launch().await;
+    s.click("new-bot").await;
+    s.wait_for("[data-test=bot-name]")
+        .await
+        .send_keys("   ")
+        .await
+        .expect("types");
+    s.wait_for("[data-test=bot-image]")
+        .await
+        .send_keys("busybox")
+        .await
+        .expect("types");
+    s.click("submit-bot").await;
+    s.wait_for_text(
+        "#bot-name-error",
+        "invalid bot name: a name is required",
+        Duration::from_secs(10),
+    )
+    .await;
+
+    let name = s.wait_for("[data-test=bot-name]").await;
+    name.send_keys("Fine name").await.expect("types");
+    let image = s.wait_for("[data-test=bot-image]").await;
+    image.send_keys(" with space").await.expect("types");
+    s.click("submit-bot").await;
+    s.wait_for_text(
+        "#bot-image-error",
+        "invalid image reference `busybox with space`: an image reference cannot hold spaces",
+        Duration::from_secs(10),
+    )
+    .await;
+    s.close().await;
+}

@@ -1,0 +1,110 @@
+// Unit tests of the UI's pure modules: `node --test tests/ui/`.
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+
+import {
+  actionsFor, engineBanner, engineLine, formatBytes, formErrors, percentOf, progressView,
+  stateLabel,
+} from '../../ui/js/format.js';
+
+test('bytes read as the docker CLI writes them', () => {
+  assert.equal(formatBytes(0), '0 B');
+  assert.equal(formatBytes(999), '999 B');
+  assert.equal(formatBytes(1500), '1.5 kB');
+  assert.equal(formatBytes(12_345_678), '12.3 MB');
+  assert.equal(formatBytes(123_456_789), '123 MB');
+  assert.equal(formatBytes(NaN), '—');
+  assert.equal(formatBytes(-1), '—');
+});
+
+test('percent is whole, clamped, and null for anything not a number', () => {
+  assert.equal(percentOf(0), 0);
+  assert.equal(percentOf(0.999), 99);
+  assert.equal(percentOf(1), 100);
+  assert.equal(percentOf(1.7), 100);
+  assert.equal(percentOf(-0.2), 0);
+  assert.equal(percentOf(NaN), null);
+  assert.equal(percentOf(Infinity), null);
+  assert.equal(percentOf(null), null);
+  assert.equal(percentOf(undefined), null);
+});
+
+test('progress without totals is indeterminate, never NaN', () => {
+  const view = progressView({
+    phase: 'pulling',
+    pull: { fraction: null, bytesDone: 2048, bytesTotal: null, layers: [
+      { id: 'abcdef0123456789', state: 'downloading', current: 2048, total: null },
+    ] },
+  });
+  assert.equal(view.percent, null);
+  assert.equal(view.label, 'Working…');
+  assert.equal(view.detail, '2.0 kB');
+  assert.deepEqual(view.layers, [{ id: 'abcdef012345', state: 'Downloading', percent: null }]);
+  assert.ok(!JSON.stringify(view).includes('NaN'));
+});
+
+test('progress with totals shows bytes and percent', () => {
+  const view = progressView({
+    phase: 'pulling',
+    pull: { fraction: 0.5, bytesDone: 50_000_000, bytesTotal: 100_000_000, layers: [
+      { id: 'a', state: 'exists', current: 0, total: null },
+      { id: 'b', state: 'extracting', current: 10, total: 10 },
+    ] },
+  });
+  assert.equal(view.phase, 'Pulling image');
+  assert.equal(view.percent, 50);
+  assert.equal(view.label, '50 %');
+  assert.equal(view.detail, '50.0 MB of 100 MB');
+  assert.equal(view.layers[0].state, 'Already here');
+  assert.equal(view.layers[1].percent, 100);
+});
+
+test('progress before any message is a neutral start', () => {
+  const view = progressView(null);
+  assert.equal(view.phase, 'Preparing');
+  assert.equal(view.percent, null);
+  assert.deepEqual(view.layers, []);
+});
+
+test('actions follow the container state and a running operation', () => {
+  assert.deepEqual(actionsFor('none', false),
+    { create: true, start: false, stop: false, remove: false });
+  assert.deepEqual(actionsFor('running', false),
+    { create: false, start: false, stop: true, remove: true });
+  assert.deepEqual(actionsFor('stopped', false),
+    { create: false, start: true, stop: false, remove: true });
+  assert.deepEqual(actionsFor('missing', false),
+    { create: true, start: false, stop: false, remove: true });
+  assert.deepEqual(actionsFor('running', true),
+    { create: false, start: false, stop: false, remove: false });
+  assert.deepEqual(actionsFor('unreachable', false),
+    { create: false, start: false, stop: false, remove: false });
+});
+
+test('engine banner names the endpoint and the reason, and hides when connected', () => {
+  const down = engineBanner({
+    state: 'unreachable', endpoint: 'unix:///var/run/docker.sock',
+    reason: 'No such file or directory', retryInMs: 2000,
+  });
+  assert.equal(down.visible, true);
+  assert.match(down.text, /unix:\/\/\/var\/run\/docker\.sock/);
+  assert.match(down.text, /No such file or directory/);
+  assert.match(down.text, /next in 2 s/);
+  assert.equal(engineBanner({ state: 'connected', info: {} }).visible, false);
+  assert.match(engineLine({ state: 'connected',
+    info: { version: '20.10', apiVersion: '1.41', endpoint: 'unix:///x' } }), /Docker 20\.10/);
+});
+
+test('form errors land on the field their kind names', () => {
+  assert.equal(formErrors({ kind: 'nameTaken', message: 'taken' }).name, 'taken');
+  assert.equal(formErrors({ kind: 'invalidReference', message: 'bad' }).image, 'bad');
+  assert.equal(formErrors({ kind: 'store', message: 'disk' }).form, 'disk');
+  assert.deepEqual(formErrors(null), { name: '', image: '', form: '' });
+});
+
+test('every state has a label', () => {
+  for (const state of ['none', 'creating', 'running', 'paused', 'restarting', 'stopped',
+    'missing', 'unreachable']) {
+    assert.notEqual(stateLabel(state), state);
+  }
+});
