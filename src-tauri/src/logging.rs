@@ -1,5 +1,6 @@
 //! Logs go to stderr and to a daily file in the app's log directory.
 
+use std::io::IsTerminal;
 use std::path::Path;
 
 use tracing_appender::non_blocking::WorkerGuard;
@@ -25,7 +26,11 @@ pub fn init(dir: &Path) -> Result<LogGuard, Box<dyn std::error::Error>> {
 
     tracing_subscriber::registry()
         .with(filter)
-        .with(fmt::layer().with_writer(std::io::stderr))
+        .with(
+            fmt::layer()
+                .with_ansi(std::io::stderr().is_terminal())
+                .with_writer(std::io::stderr),
+        )
         .with(fmt::layer().with_ansi(false).with_writer(file))
         .try_init()?;
     Ok(LogGuard(guard))

@@ -30,7 +30,10 @@ impl Session {
             "end-to-end tests need a display: run them through scripts/test"
         );
         let data = tempfile::tempdir().expect("temp dir");
-        let run = format!("e2e-{}", std::process::id());
+        // One value per session: tests run in parallel and each cleans up only its own.
+        static SESSIONS: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+        let n = SESSIONS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let run = format!("e2e-{}-{n}", std::process::id());
         let (port, native_port) = (free_port(), free_port());
 
         let driver = Command::new(tauri_driver())
@@ -121,6 +124,35 @@ impl Session {
         }
         self.screenshot("failure").await;
         panic!("{css} read {last:?}, expected {expected:?}");
+    }
+
+    /// Creates a bot through the New bot dialog and waits for its page.
+    async fn create_bot(&self, name: &str, image: &str) {
+        self.click("new-bot").await;
+        let name_field = self.wait_for("[data-test=bot-name]").await;
+        name_field.send_keys(name).await.expect("types the name");
+        let image_field = self.wait_for("[data-test=bot-image]").await;
+        image_field.send_keys(image).await.expect("types the image");
+        self.click("submit-bot").await;
+        self.wait_for_text("[data-test=bot-title]", name, Duration::from_secs(10))
+            .await;
+        self.wait_for_text("[data-test=state]", "No container", Duration::from_secs(10))
+            .await;
+    }
+
+    /// The ids of the containers this session's app created that exist now.
+    fn containers(&self) -> Vec<String> {
+        let filter = format!("label={TEST_LABEL}={}", self.run);
+        let out = Command::new("docker")
+            .args(["ps", "-aq", "--filter", &filter])
+            .output();
+        out.map(|o| {
+            String::from_utf8_lossy(&o.stdout)
+                .lines()
+                .map(str::to_owned)
+                .collect()
+        })
+        .unwrap_or_default()
     }
 
     async fn screenshot(&self, name: &str) {
@@ -221,22 +253,7 @@ async fn create_run_stop_and_delete_a_bot_in_the_window() {
     let _ = Command::new("docker").args(["rmi", "-f", &image]).output();
     let s = Session::launch().await;
 
-    s.click("new-bot").await;
-    s.wait_for("[data-test=bot-name]")
-        .await
-        .send_keys("E2E bot")
-        .await
-        .expect("types");
-    s.wait_for("[data-test=bot-image]")
-        .await
-        .send_keys(&image)
-        .await
-        .expect("types");
-    s.click("submit-bot").await;
-    s.wait_for_text("[data-test=bot-title]", "E2E bot", Duration::from_secs(10))
-        .await;
-    s.wait_for_text("[data-test=state]", "No container", Duration::from_secs(10))
-        .await;
+    s.create_bot("E2E bot", &image).await;
 
     s.client()
         .execute(RECORD_BAR, vec![])
@@ -312,5 +329,58 @@ async fn a_refused_name_says_why_in_the_form() {
         Duration::from_secs(10),
     )
     .await;
+    s.close().await;
+}
+
+/// A registry that accepts connections and never answers, so that a pull from it lasts until
+/// it is cancelled. Connections stay open until the process ends.
+fn silent_registry() -> u16 {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("a free port");
+    let port = listener.local_addr().expect("bound").port();
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for stream in listener.incoming().flatten() {
+            held.push(stream);
+        }
+    });
+    port
+}
+
+#[tokio::test]
+async fn reload_during_create_follows_it_and_cancel_leaves_nothing() {
+    let image = format!("127.0.0.1:{}/berth-test/never:latest", silent_registry());
+    let s = Session::launch().await;
+    s.create_bot("Reloaded", &image).await;
+
+    s.click("create").await;
+    s.wait_for("[data-test=progress-bar]").await;
+    let reload = "document.body.dataset.ready = ''; location.reload();";
+    s.client().execute(reload, vec![]).await.expect("reloads");
+    s.wait_for("body[data-ready=true]").await;
+
+    s.wait_for("[data-test=progress-bar]").await;
+    s.wait_for_text(
+        "[data-test=progress-phase]",
+        "Pulling image",
+        Duration::from_secs(10),
+    )
+    .await;
+    s.wait_for_text("[data-test=state]", "Creating…", Duration::from_secs(10))
+        .await;
+    s.screenshot("reloaded-during-create").await;
+    let create = s.wait_for("[data-test=create]").await;
+    let disabled = create.attr("disabled").await.expect("reads disabled");
+    assert!(
+        disabled.is_some(),
+        "Create is disabled while the create runs"
+    );
+
+    s.click("cancel").await;
+    s.wait_for_text("[data-test=state]", "No container", Duration::from_secs(30))
+        .await;
+    assert!(
+        s.containers().is_empty(),
+        "a cancelled create leaves no container"
+    );
     s.close().await;
 }

@@ -157,9 +157,10 @@ impl Berth {
             Err(_) => None,
         };
 
+        let with_containers = self.inner.store.bots_with_containers().await?;
         let mut summaries = Vec::with_capacity(bots.len());
         for bot in bots {
-            let recorded = self.inner.store.container(&bot.id).await?.is_some();
+            let recorded = with_containers.contains(&bot.id);
             let creating = self
                 .inner
                 .operations

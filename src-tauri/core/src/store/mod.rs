@@ -235,6 +235,21 @@ impl Store {
         .await
     }
 
+    /// The ids of every bot that has a recorded container.
+    pub async fn bots_with_containers(&self) -> Result<std::collections::HashSet<String>> {
+        self.call(|conn| {
+            let mut statement = conn
+                .prepare_cached("SELECT bot_id FROM containers")
+                .map_err(Error::store("listing containers"))?;
+            let rows = statement
+                .query_map([], |row| row.get(0))
+                .map_err(Error::store("listing containers"))?;
+            rows.collect::<rusqlite::Result<_>>()
+                .map_err(Error::store("listing containers"))
+        })
+        .await
+    }
+
     /// Records the bot's container, replacing any record of an earlier one.
     pub async fn container_set(&self, bot: &str, record: ContainerRecord) -> Result<()> {
         let bot = bot.to_owned();
