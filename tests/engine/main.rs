@@ -82,12 +82,7 @@ async fn create_pulls_with_monotonic_progress_and_runs() {
 #[tokio::test]
 async fn data_survives_stop_start_and_recreate_with_kept_data() {
     let t = TestBerth::start().await;
-    let bot = t
-        .berth
-        .bot_create(&bot_name("keeper"), &test_image("latest"))
-        .await
-        .expect("bot");
-    assert_eq!(t.create_container(&bot.id).await.0, Outcome::Done);
+    let bot = t.running_bot("keeper").await;
     exec(&t, &bot.id, "echo kept > /data/note.txt").await;
 
     t.berth.container_stop(&bot.id).await.expect("stops");
@@ -117,12 +112,7 @@ async fn data_survives_stop_start_and_recreate_with_kept_data() {
 #[tokio::test]
 async fn start_and_stop_are_safe_to_repeat() {
     let t = TestBerth::start().await;
-    let bot = t
-        .berth
-        .bot_create(&bot_name("repeat"), &test_image("latest"))
-        .await
-        .expect("bot");
-    assert_eq!(t.create_container(&bot.id).await.0, Outcome::Done);
+    let bot = t.running_bot("repeat").await;
 
     t.berth
         .container_start(&bot.id)
@@ -150,12 +140,7 @@ async fn start_and_stop_are_safe_to_repeat() {
 #[tokio::test]
 async fn tasks_counts_background_jobs() {
     let t = TestBerth::start().await;
-    let bot = t
-        .berth
-        .bot_create(&bot_name("tasks"), &test_image("latest"))
-        .await
-        .expect("bot");
-    assert_eq!(t.create_container(&bot.id).await.0, Outcome::Done);
+    let bot = t.running_bot("tasks").await;
     let tasks = |t: &TestBerth| {
         let bot = bot.id.clone();
         let berth = t.berth.clone();
@@ -182,12 +167,7 @@ async fn tasks_counts_background_jobs() {
 #[tokio::test]
 async fn outside_stop_and_remove_are_seen_live() {
     let t = TestBerth::start().await;
-    let bot = t
-        .berth
-        .bot_create(&bot_name("watched"), &test_image("latest"))
-        .await
-        .expect("bot");
-    assert_eq!(t.create_container(&bot.id).await.0, Outcome::Done);
+    let bot = t.running_bot("watched").await;
     let id = t
         .berth
         .container_status(&bot.id)
@@ -296,12 +276,7 @@ async fn second_operation_on_a_bot_is_refused() {
 #[tokio::test]
 async fn deleting_a_bot_removes_its_container_and_data() {
     let t = TestBerth::start().await;
-    let bot = t
-        .berth
-        .bot_create(&bot_name("gone"), &test_image("latest"))
-        .await
-        .expect("bot");
-    assert_eq!(t.create_container(&bot.id).await.0, Outcome::Done);
+    let bot = t.running_bot("gone").await;
     assert_eq!(t.leftovers().len(), 2, "a container and a volume");
 
     t.berth.bot_delete(&bot.id).await.expect("deletes");

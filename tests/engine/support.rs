@@ -76,6 +76,23 @@ impl TestBerth {
         (outcome, events)
     }
 
+    /// A bot whose container was created from the test image and runs.
+    pub async fn running_bot(&self, label: &str) -> berth_core::bots::Bot {
+        let name = format!("{label} {}", uuid());
+        let bot = self
+            .berth
+            .bot_create(&name, &test_image("latest"))
+            .await
+            .expect("bot");
+        let (outcome, _) = self.create_container(&bot.id).await;
+        assert_eq!(
+            outcome,
+            Outcome::Done,
+            "the container of {name} was created"
+        );
+        bot
+    }
+
     /// Ids of the containers and volumes this test's Berth created that still exist.
     pub fn leftovers(&self) -> Vec<String> {
         let filter = format!("label={TEST_LABEL}={}", self.run);

@@ -294,6 +294,24 @@ mod tests {
     use super::*;
     use std::time::Instant;
 
+    /// Starts a reader of the operation that returns every event it was sent.
+    fn spawn_reader(
+        operations: &Operations,
+        handle: &OperationHandle,
+    ) -> tokio::task::JoinHandle<Vec<OperationEvent>> {
+        let watcher = operations.watch(&handle.info().id).expect("watches");
+        tokio::spawn(async move {
+            let mut events = Vec::new();
+            watcher
+                .forward(|event| {
+                    events.push(event);
+                    true
+                })
+                .await;
+            events
+        })
+    }
+
     #[test]
     fn second_operation_on_a_bot_is_refused() {
         let operations = Operations::default();
@@ -356,12 +374,7 @@ mod tests {
         let handle = operations
             .begin("b1", OperationKind::Create)
             .expect("begins");
-        let watcher = operations
-            .watch(&handle.info().id.clone())
-            .expect("watches");
-
-        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
-        let reader = tokio::spawn(watcher.forward(move |event| tx.send(event).is_ok()));
+        let reader = spawn_reader(&operations, &handle);
 
         // 5,000 updates over about half a second.
         let started = Instant::now();
@@ -379,13 +392,9 @@ mod tests {
         }
         handle.report(|p| p.phase = Some(Phase::Starting));
         handle.finish(Outcome::Done);
-        reader.await.expect("reader ends");
+        let events = reader.await.expect("reader ends");
         let elapsed = started.elapsed();
 
-        let mut events = Vec::new();
-        while let Ok(event) = rx.try_recv() {
-            events.push(event);
-        }
         assert!(matches!(events.first(), Some(OperationEvent::Started(_))));
         let finished = events
             .iter()
@@ -427,11 +436,7 @@ mod tests {
         let handle = operations
             .begin("b1", OperationKind::Create)
             .expect("begins");
-        let watcher = operations
-            .watch(&handle.info().id.clone())
-            .expect("watches");
-        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
-        let reader = tokio::spawn(watcher.forward(move |event| tx.send(event).is_ok()));
+        let reader = spawn_reader(&operations, &handle);
 
         // The reader sends the initial state, sleeps, then waits for a change.
         tokio::time::sleep(MIN_INTERVAL * 3).await;
@@ -439,14 +444,15 @@ mod tests {
         tokio::time::sleep(MIN_INTERVAL * 3).await;
         handle.report(|p| p.phase = Some(Phase::Starting));
         handle.finish(Outcome::Done);
-        reader.await.expect("reader ends");
+        let events = reader.await.expect("reader ends");
 
-        let mut phases = Vec::new();
-        while let Ok(event) = rx.try_recv() {
-            if let OperationEvent::Progress(p) = event {
-                phases.push(p.phase);
-            }
-        }
+        let phases: Vec<_> = events
+            .into_iter()
+            .filter_map(|event| match event {
+                OperationEvent::Progress(p) => Some(p.phase),
+                _ => None,
+            })
+            .collect();
         assert_eq!(phases, [None, Some(Phase::Creating), Some(Phase::Starting)]);
     }
 
@@ -458,19 +464,10 @@ mod tests {
             .expect("begins");
         handle.report(|p| p.phase = Some(Phase::Creating));
 
-        let watcher = operations
-            .watch(&handle.info().id.clone())
-            .expect("watches");
-        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
-        let reader = tokio::spawn(watcher.forward(move |event| tx.send(event).is_ok()));
+        let reader = spawn_reader(&operations, &handle);
         tokio::time::sleep(Duration::from_millis(20)).await;
         handle.finish(Outcome::Cancelled);
-        reader.await.expect("reader ends");
-
-        let mut events = Vec::new();
-        while let Ok(event) = rx.try_recv() {
-            events.push(event);
-        }
+        let events = reader.await.expect("reader ends");
         assert!(
             matches!(&events[1], OperationEvent::Progress(p) if p.phase == Some(Phase::Creating))
         );
