@@ -26,11 +26,7 @@ pub fn init(dir: &Path) -> Result<LogGuard, Box<dyn std::error::Error>> {
 
     tracing_subscriber::registry()
         .with(filter)
-        .with(
-            fmt::layer()
-                .with_ansi(std::io::stderr().is_terminal())
-                .with_writer(std::io::stderr),
-        )
+        .with(fmt::layer().with_ansi(std::io::stderr().is_terminal()).with_writer(std::io::stderr))
         .with(fmt::layer().with_ansi(false).with_writer(file))
         .try_init()?;
     Ok(LogGuard(guard))

@@ -15,15 +15,9 @@ const ROUNDS: usize = 5;
 const LABEL: &str = "io.berth.test=bench";
 
 fn docker(args: &[&str]) -> bool {
-    let out = Command::new("docker")
-        .args(args)
-        .output()
-        .expect("docker CLI runs");
+    let out = Command::new("docker").args(args).output().expect("docker CLI runs");
     if !out.status.success() {
-        eprintln!(
-            "docker {args:?}: {}",
-            String::from_utf8_lossy(&out.stderr).trim()
-        );
+        eprintln!("docker {args:?}: {}", String::from_utf8_lossy(&out.stderr).trim());
     }
     out.status.success()
 }
@@ -73,15 +67,9 @@ fn cli_round(image: &str, round: usize) -> Duration {
 }
 
 async fn berth_round(berth: &Berth, image: &str, round: usize) -> (Duration, usize) {
-    let bot = berth
-        .bot_create(&format!("bench {round}"), image)
-        .await
-        .expect("bot");
+    let bot = berth.bot_create(&format!("bench {round}"), image).await.expect("bot");
     let started = Instant::now();
-    let op = berth
-        .container_create(&bot.id)
-        .await
-        .expect("create starts");
+    let op = berth.container_create(&bot.id).await.expect("create starts");
     let mut messages = 0;
     let mut outcome = None;
     berth
@@ -114,24 +102,15 @@ fn main() {
 
     let mut config = Config::new(dir.path().join("berth.db"));
     config.labels = BTreeMap::from([("io.berth.test".to_owned(), "bench".to_owned())]);
-    let berth = runtime
-        .block_on(Berth::start(config))
-        .expect("berth starts");
+    let berth = runtime.block_on(Berth::start(config)).expect("berth starts");
     let status = runtime.block_on(berth.engine_settled());
-    assert!(
-        matches!(status, EngineStatus::Connected { .. }),
-        "no engine: {status:?}"
-    );
+    assert!(matches!(status, EngineStatus::Connected { .. }), "no engine: {status:?}");
     clean();
 
     let (mut cli, mut ours, mut messages) = (Vec::new(), Vec::new(), Vec::new());
     for round in 0..ROUNDS {
         // Alternate who goes first so that neither always meets a warmer cache.
-        let order = if round % 2 == 0 {
-            [true, false]
-        } else {
-            [false, true]
-        };
+        let order = if round % 2 == 0 { [true, false] } else { [false, true] };
         for berth_turn in order {
             docker(&["rmi", "-f", &image]);
             if berth_turn {

@@ -37,12 +37,7 @@ impl Session {
         let (port, native_port) = (free_port(), free_port());
 
         let driver = Command::new(tauri_driver())
-            .args([
-                "--port",
-                &port.to_string(),
-                "--native-port",
-                &native_port.to_string(),
-            ])
+            .args(["--port", &port.to_string(), "--native-port", &native_port.to_string()])
             .env("BERTH_DATA_DIR", data.path())
             .env("BERTH_LABELS", format!("{TEST_LABEL}={run}"))
             .stdout(Stdio::null())
@@ -53,10 +48,8 @@ impl Session {
 
         let mut capabilities = serde_json::Map::new();
         capabilities.insert("browserName".into(), json!("wry"));
-        capabilities.insert(
-            "tauri:options".into(),
-            json!({ "application": env!("CARGO_BIN_EXE_berth") }),
-        );
+        capabilities
+            .insert("tauri:options".into(), json!({ "application": env!("CARGO_BIN_EXE_berth") }));
         let client = ClientBuilder::rustls()
             .expect("tls config")
             .capabilities(capabilities)
@@ -64,12 +57,7 @@ impl Session {
             .await
             .expect("a WebDriver session on the app");
 
-        let session = Session {
-            client: Some(client),
-            driver,
-            run,
-            _data: data,
-        };
+        let session = Session { client: Some(client), driver, run, _data: data };
         session.wait_for("body[data-ready=true]").await;
         session
     }
@@ -134,25 +122,16 @@ impl Session {
         let image_field = self.wait_for("[data-test=bot-image]").await;
         image_field.send_keys(image).await.expect("types the image");
         self.click("submit-bot").await;
-        self.wait_for_text("[data-test=bot-title]", name, Duration::from_secs(10))
-            .await;
-        self.wait_for_text("[data-test=state]", "No container", Duration::from_secs(10))
-            .await;
+        self.wait_for_text("[data-test=bot-title]", name, Duration::from_secs(10)).await;
+        self.wait_for_text("[data-test=state]", "No container", Duration::from_secs(10)).await;
     }
 
     /// The ids of the containers this session's app created that exist now.
     fn containers(&self) -> Vec<String> {
         let filter = format!("label={TEST_LABEL}={}", self.run);
-        let out = Command::new("docker")
-            .args(["ps", "-aq", "--filter", &filter])
-            .output();
-        out.map(|o| {
-            String::from_utf8_lossy(&o.stdout)
-                .lines()
-                .map(str::to_owned)
-                .collect()
-        })
-        .unwrap_or_default()
+        let out = Command::new("docker").args(["ps", "-aq", "--filter", &filter]).output();
+        out.map(|o| String::from_utf8_lossy(&o.stdout).lines().map(str::to_owned).collect())
+            .unwrap_or_default()
     }
 
     async fn screenshot(&self, name: &str) {
@@ -181,19 +160,11 @@ impl Drop for Session {
         let filter = format!("label={TEST_LABEL}={}", self.run);
         for (list, remove) in [
             (vec!["ps", "-aq", "--filter", &filter], vec!["rm", "-f"]),
-            (
-                vec!["volume", "ls", "-q", "--filter", &filter],
-                vec!["volume", "rm", "-f"],
-            ),
+            (vec!["volume", "ls", "-q", "--filter", &filter], vec!["volume", "rm", "-f"]),
         ] {
             let out = Command::new("docker").args(&list).output();
             let ids: Vec<String> = out
-                .map(|o| {
-                    String::from_utf8_lossy(&o.stdout)
-                        .lines()
-                        .map(str::to_owned)
-                        .collect()
-                })
+                .map(|o| String::from_utf8_lossy(&o.stdout).lines().map(str::to_owned).collect())
                 .unwrap_or_default();
             if !ids.is_empty() {
                 let _ = Command::new("docker").args(&remove).args(&ids).status();
@@ -207,9 +178,7 @@ fn tauri_driver() -> PathBuf {
         .map(PathBuf::from)
         .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cargo")))
         .map(|home| home.join("bin").join("tauri-driver"));
-    in_cargo_home
-        .filter(|p| p.exists())
-        .unwrap_or_else(|| PathBuf::from("tauri-driver"))
+    in_cargo_home.filter(|p| p.exists()).unwrap_or_else(|| PathBuf::from("tauri-driver"))
 }
 
 fn free_port() -> u16 {
@@ -255,43 +224,25 @@ async fn create_run_stop_and_delete_a_bot_in_the_window() {
 
     s.create_bot("E2E bot", &image).await;
 
-    s.client()
-        .execute(RECORD_BAR, vec![])
-        .await
-        .expect("records the bar");
+    s.client().execute(RECORD_BAR, vec![]).await.expect("records the bar");
     s.click("create").await;
-    s.wait_for_text("[data-test=state]", "Running", Duration::from_secs(60))
-        .await;
+    s.wait_for_text("[data-test=state]", "Running", Duration::from_secs(60)).await;
     s.screenshot("running").await;
 
-    let bar = s
-        .client()
-        .execute("return window.__berthBar", vec![])
-        .await
-        .expect("bar values");
-    let values: Vec<f64> = bar
-        .as_array()
-        .expect("an array")
-        .iter()
-        .filter_map(Value::as_f64)
-        .collect();
+    let bar = s.client().execute("return window.__berthBar", vec![]).await.expect("bar values");
+    let values: Vec<f64> =
+        bar.as_array().expect("an array").iter().filter_map(Value::as_f64).collect();
     assert_eq!(values.last(), Some(&100.0), "the bar finished: {bar}");
-    assert!(
-        values.windows(2).all(|w| w[0] <= w[1]),
-        "the bar went back: {bar}"
-    );
+    assert!(values.windows(2).all(|w| w[0] <= w[1]), "the bar went back: {bar}");
 
     s.click("stop").await;
-    s.wait_for_text("[data-test=state]", "Stopped", Duration::from_secs(30))
-        .await;
+    s.wait_for_text("[data-test=state]", "Stopped", Duration::from_secs(30)).await;
     s.click("start").await;
-    s.wait_for_text("[data-test=state]", "Running", Duration::from_secs(30))
-        .await;
+    s.wait_for_text("[data-test=state]", "Running", Duration::from_secs(30)).await;
 
     s.click("delete").await;
     s.click("confirm").await;
-    s.wait_for_text("[data-test=state]", "No container", Duration::from_secs(30))
-        .await;
+    s.wait_for_text("[data-test=state]", "No container", Duration::from_secs(30)).await;
     s.screenshot("deleted").await;
     s.close().await;
 }
@@ -300,16 +251,8 @@ async fn create_run_stop_and_delete_a_bot_in_the_window() {
 async fn a_refused_name_says_why_in_the_form() {
     let s = Session::launch().await;
     s.click("new-bot").await;
-    s.wait_for("[data-test=bot-name]")
-        .await
-        .send_keys("   ")
-        .await
-        .expect("types");
-    s.wait_for("[data-test=bot-image]")
-        .await
-        .send_keys("busybox")
-        .await
-        .expect("types");
+    s.wait_for("[data-test=bot-name]").await.send_keys("   ").await.expect("types");
+    s.wait_for("[data-test=bot-image]").await.send_keys("busybox").await.expect("types");
     s.click("submit-bot").await;
     s.wait_for_text(
         "#bot-name-error",
@@ -359,28 +302,15 @@ async fn reload_during_create_follows_it_and_cancel_leaves_nothing() {
     s.wait_for("body[data-ready=true]").await;
 
     s.wait_for("[data-test=progress-bar]").await;
-    s.wait_for_text(
-        "[data-test=progress-phase]",
-        "Pulling image",
-        Duration::from_secs(10),
-    )
-    .await;
-    s.wait_for_text("[data-test=state]", "Creating…", Duration::from_secs(10))
-        .await;
+    s.wait_for_text("[data-test=progress-phase]", "Pulling image", Duration::from_secs(10)).await;
+    s.wait_for_text("[data-test=state]", "Creating…", Duration::from_secs(10)).await;
     s.screenshot("reloaded-during-create").await;
     let create = s.wait_for("[data-test=create]").await;
     let disabled = create.attr("disabled").await.expect("reads disabled");
-    assert!(
-        disabled.is_some(),
-        "Create is disabled while the create runs"
-    );
+    assert!(disabled.is_some(), "Create is disabled while the create runs");
 
     s.click("cancel").await;
-    s.wait_for_text("[data-test=state]", "No container", Duration::from_secs(30))
-        .await;
-    assert!(
-        s.containers().is_empty(),
-        "a cancelled create leaves no container"
-    );
+    s.wait_for_text("[data-test=state]", "No container", Duration::from_secs(30)).await;
+    assert!(s.containers().is_empty(), "a cancelled create leaves no container");
     s.close().await;
 }

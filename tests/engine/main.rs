@@ -29,11 +29,7 @@ async fn create_pulls_with_monotonic_progress_and_runs() {
     let t = TestBerth::start().await;
     let image = test_image("pull");
     docker(&["rmi", "-f", &image]);
-    let bot = t
-        .berth
-        .bot_create(&bot_name("puller"), &image)
-        .await
-        .expect("bot");
+    let bot = t.berth.bot_create(&bot_name("puller"), &image).await.expect("bot");
 
     let (outcome, events) = t.create_container(&bot.id).await;
     assert_eq!(outcome, Outcome::Done);
@@ -52,10 +48,7 @@ async fn create_pulls_with_monotonic_progress_and_runs() {
                 layers_seen = layers_seen.max(pull.layers.len());
                 if let Some(f) = pull.fraction {
                     assert!(f.is_finite() && (0.0..=1.0).contains(&f), "fraction {f}");
-                    assert!(
-                        f >= last_fraction,
-                        "bar went back from {last_fraction} to {f}"
-                    );
+                    assert!(f >= last_fraction, "bar went back from {last_fraction} to {f}");
                     last_fraction = f;
                 }
             }
@@ -71,9 +64,7 @@ async fn create_pulls_with_monotonic_progress_and_runs() {
 
     let status = t.berth.container_status(&bot.id).await.expect("status");
     assert_eq!(status.state, ContainerState::Running);
-    assert!(status
-        .image_digest
-        .is_some_and(|d| d.starts_with("sha256:")));
+    assert!(status.image_digest.is_some_and(|d| d.starts_with("sha256:")));
     assert!(status.data_host_path.is_some_and(|p| p.starts_with('/')));
     assert_eq!(status.data_container_path, "/data");
     assert!(status.started_at.is_some());
@@ -90,23 +81,14 @@ async fn data_survives_stop_start_and_recreate_with_kept_data() {
     t.berth.container_start(&bot.id).await.expect("starts");
     assert_eq!(exec(&t, &bot.id, "cat /data/note.txt").await, ["kept"]);
 
-    t.berth
-        .container_delete(&bot.id, true)
-        .await
-        .expect("deletes, keeping data");
+    t.berth.container_delete(&bot.id, true).await.expect("deletes, keeping data");
     assert_eq!(state_of(&t, &bot.id).await, ContainerState::None);
     assert_eq!(t.create_container(&bot.id).await.0, Outcome::Done);
     assert_eq!(exec(&t, &bot.id, "cat /data/note.txt").await, ["kept"]);
 
-    t.berth
-        .container_delete(&bot.id, false)
-        .await
-        .expect("deletes with data");
+    t.berth.container_delete(&bot.id, false).await.expect("deletes with data");
     assert_eq!(t.create_container(&bot.id).await.0, Outcome::Done);
-    assert!(
-        exec(&t, &bot.id, "ls /data").await.is_empty(),
-        "data went with the delete"
-    );
+    assert!(exec(&t, &bot.id, "ls /data").await.is_empty(), "data went with the delete");
 }
 
 #[tokio::test]
@@ -114,26 +96,13 @@ async fn start_and_stop_are_safe_to_repeat() {
     let t = TestBerth::start().await;
     let bot = t.running_bot("repeat").await;
 
-    t.berth
-        .container_start(&bot.id)
-        .await
-        .expect("start on running");
+    t.berth.container_start(&bot.id).await.expect("start on running");
     t.berth.container_stop(&bot.id).await.expect("first stop");
     t.berth.container_stop(&bot.id).await.expect("second stop");
     assert_eq!(state_of(&t, &bot.id).await, ContainerState::Stopped);
-    assert_eq!(
-        t.berth
-            .container_status(&bot.id)
-            .await
-            .expect("status")
-            .tasks,
-        None
-    );
+    assert_eq!(t.berth.container_status(&bot.id).await.expect("status").tasks, None);
     t.berth.container_start(&bot.id).await.expect("first start");
-    t.berth
-        .container_start(&bot.id)
-        .await
-        .expect("second start");
+    t.berth.container_start(&bot.id).await.expect("second start");
     assert_eq!(state_of(&t, &bot.id).await, ContainerState::Running);
 }
 
@@ -148,19 +117,10 @@ async fn tasks_counts_background_jobs() {
     };
     assert_eq!(tasks(&t).await, Some(0));
 
-    let id = t
-        .berth
-        .container_status(&bot.id)
-        .await
-        .expect("status")
-        .container_id
-        .expect("id");
+    let id = t.berth.container_status(&bot.id).await.expect("status").container_id.expect("id");
     docker(&["exec", "-d", &id, "sleep", "300"]);
     docker(&["exec", "-d", &id, "sleep", "300"]);
-    let two = eventually(Duration::from_secs(5), || async {
-        tasks(&t).await == Some(2)
-    })
-    .await;
+    let two = eventually(Duration::from_secs(5), || async { tasks(&t).await == Some(2) }).await;
     assert!(two, "tasks read {:?}", tasks(&t).await);
 }
 
@@ -168,13 +128,7 @@ async fn tasks_counts_background_jobs() {
 async fn outside_stop_and_remove_are_seen_live() {
     let t = TestBerth::start().await;
     let bot = t.running_bot("watched").await;
-    let id = t
-        .berth
-        .container_status(&bot.id)
-        .await
-        .expect("status")
-        .container_id
-        .expect("id");
+    let id = t.berth.container_status(&bot.id).await.expect("status").container_id.expect("id");
 
     let mut changes = t.berth.subscribe();
     let heard = |changes: &mut tokio::sync::broadcast::Receiver<Change>| {
@@ -214,11 +168,7 @@ async fn outside_stop_and_remove_are_seen_live() {
 
 async fn assert_fails_cleanly(image: &str, kind: &str) {
     let t = TestBerth::start().await;
-    let bot = t
-        .berth
-        .bot_create(&bot_name("doomed"), image)
-        .await
-        .expect("bot");
+    let bot = t.berth.bot_create(&bot_name("doomed"), image).await.expect("bot");
 
     let (outcome, _) = t.create_container(&bot.id).await;
     match outcome {
@@ -226,17 +176,9 @@ async fn assert_fails_cleanly(image: &str, kind: &str) {
         other => panic!("expected a failure, got {other:?}"),
     }
     let status = t.berth.container_status(&bot.id).await.expect("status");
-    assert_eq!(
-        status.state,
-        ContainerState::None,
-        "no row claims a container"
-    );
+    assert_eq!(status.state, ContainerState::None, "no row claims a container");
     assert_eq!(status.container_id, None);
-    assert_eq!(
-        t.leftovers(),
-        Vec::<String>::new(),
-        "no container or volume is left"
-    );
+    assert_eq!(t.leftovers(), Vec::<String>::new(), "no container or volume is left");
 }
 
 #[tokio::test]
@@ -252,17 +194,9 @@ async fn unreachable_registry_fails_with_nothing_left() {
 #[tokio::test]
 async fn second_operation_on_a_bot_is_refused() {
     let t = TestBerth::start().await;
-    let bot = t
-        .berth
-        .bot_create(&bot_name("busy"), &test_image("latest"))
-        .await
-        .expect("bot");
+    let bot = t.berth.bot_create(&bot_name("busy"), &test_image("latest")).await.expect("bot");
 
-    let op = t
-        .berth
-        .container_create(&bot.id)
-        .await
-        .expect("first create");
+    let op = t.berth.container_create(&bot.id).await.expect("first create");
     let second = t.berth.container_create(&bot.id).await;
     assert_eq!(second.expect_err("second create is refused").kind(), "busy");
     let stop = t.berth.container_stop(&bot.id).await;
@@ -281,10 +215,7 @@ async fn deleting_a_bot_removes_its_container_and_data() {
 
     t.berth.bot_delete(&bot.id).await.expect("deletes");
     assert!(t.leftovers().is_empty());
-    assert_eq!(
-        t.berth.bot(&bot.id).await.expect_err("gone").kind(),
-        "notFound"
-    );
+    assert_eq!(t.berth.bot(&bot.id).await.expect_err("gone").kind(), "notFound");
 }
 
 #[tokio::test]
@@ -292,20 +223,14 @@ async fn no_engine_still_lists_bots_and_says_where_it_looked() {
     let t = TestBerth::start_on("unix:///nonexistent/docker.sock".into()).await;
     let status = t.berth.engine_settled().await;
     match status {
-        EngineStatus::Unreachable {
-            endpoint, reason, ..
-        } => {
+        EngineStatus::Unreachable { endpoint, reason, .. } => {
             assert_eq!(endpoint, "unix:///nonexistent/docker.sock");
             assert!(!reason.is_empty());
         }
         other => panic!("expected unreachable, got {other:?}"),
     }
 
-    let bot = t
-        .berth
-        .bot_create(&bot_name("offline"), "busybox")
-        .await
-        .expect("bot");
+    let bot = t.berth.bot_create(&bot_name("offline"), "busybox").await.expect("bot");
     let bots = t.berth.bots().await.expect("lists");
     assert_eq!(bots[0].state, ContainerState::Unreachable);
     let create = t.berth.container_create(&bot.id).await;

@@ -44,26 +44,16 @@ impl TestBerth {
         config.labels = BTreeMap::from([(TEST_LABEL.to_owned(), run.clone())]);
         config.stop_grace_secs = 2;
         let berth = Berth::start(config).await.expect("berth starts");
-        TestBerth {
-            berth,
-            run,
-            _dir: dir,
-        }
+        TestBerth { berth, run, _dir: dir }
     }
 
     /// Creates the bot's container and waits for the operation's end, collecting every event.
     pub async fn create_container(&self, bot: &str) -> (Outcome, Vec<OperationEvent>) {
-        let op = self
-            .berth
-            .container_create(bot)
-            .await
-            .expect("create starts");
+        let op = self.berth.container_create(bot).await.expect("create starts");
         let watcher = self.berth.operation_watch(&op.id).expect("watches");
         let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
         let forward = watcher.forward(move |event| tx.send(event).is_ok());
-        tokio::time::timeout(Duration::from_secs(120), forward)
-            .await
-            .expect("create ends");
+        tokio::time::timeout(Duration::from_secs(120), forward).await.expect("create ends");
 
         let mut events = Vec::new();
         while let Ok(event) = rx.try_recv() {
@@ -79,17 +69,9 @@ impl TestBerth {
     /// A bot whose container was created from the test image and runs.
     pub async fn running_bot(&self, label: &str) -> berth_core::bots::Bot {
         let name = format!("{label} {}", uuid());
-        let bot = self
-            .berth
-            .bot_create(&name, &test_image("latest"))
-            .await
-            .expect("bot");
+        let bot = self.berth.bot_create(&name, &test_image("latest")).await.expect("bot");
         let (outcome, _) = self.create_container(&bot.id).await;
-        assert_eq!(
-            outcome,
-            Outcome::Done,
-            "the container of {name} was created"
-        );
+        assert_eq!(outcome, Outcome::Done, "the container of {name} was created");
         bot
     }
 
@@ -126,15 +108,11 @@ impl Drop for TestBerth {
 /// that cleanup goes on.
 pub fn docker(args: &[&str]) -> Vec<String> {
     match Command::new("docker").args(args).output() {
-        Ok(out) if out.status.success() => String::from_utf8_lossy(&out.stdout)
-            .lines()
-            .map(str::to_owned)
-            .collect(),
+        Ok(out) if out.status.success() => {
+            String::from_utf8_lossy(&out.stdout).lines().map(str::to_owned).collect()
+        }
         Ok(out) => {
-            eprintln!(
-                "docker {args:?}: {}",
-                String::from_utf8_lossy(&out.stderr).trim()
-            );
+            eprintln!("docker {args:?}: {}", String::from_utf8_lossy(&out.stderr).trim());
             Vec::new()
         }
         Err(e) => {

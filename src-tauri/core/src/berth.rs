@@ -103,17 +103,8 @@ impl Berth {
         tokio::spawn(relay_link_events(link_rx, changes.clone(), stop.clone()));
 
         let operations = Operations::default();
-        let inner = Inner {
-            config,
-            store,
-            link,
-            operations,
-            changes,
-            stop,
-        };
-        Ok(Berth {
-            inner: Arc::new(inner),
-        })
+        let inner = Inner { config, store, link, operations, changes, stop };
+        Ok(Berth { inner: Arc::new(inner) })
     }
 
     /// Stops following the engine. Running operations end with the process.
@@ -170,9 +161,9 @@ impl Berth {
                 (_, _) if creating => ContainerState::Creating,
                 (None, _) => ContainerState::Unreachable,
                 (Some(_), false) => ContainerState::None,
-                (Some(states), true) => states
-                    .get(&bot.id)
-                    .map_or(ContainerState::Missing, |s| (*s).into()),
+                (Some(states), true) => {
+                    states.get(&bot.id).map_or(ContainerState::Missing, |s| (*s).into())
+                }
             };
             summaries.push(BotSummary { bot, state });
         }
@@ -186,14 +177,10 @@ impl Berth {
     /// Deletes the bot, its container and its data.
     pub async fn bot_delete(&self, id: &str) -> Result<()> {
         let bot = self.inner.store.bot(id).await?;
-        self.run(
-            &bot,
-            OperationKind::Delete,
-            |engine, store, bot| async move {
-                lifecycle::delete(&engine, &store, &bot, false).await?;
-                store.bot_delete(&bot.id).await
-            },
-        )
+        self.run(&bot, OperationKind::Delete, |engine, store, bot| async move {
+            lifecycle::delete(&engine, &store, &bot, false).await?;
+            store.bot_delete(&bot.id).await
+        })
         .await?;
         self.changed(Change::Bots);
         Ok(())
@@ -210,19 +197,11 @@ impl Berth {
     pub async fn container_create(&self, bot: &str) -> Result<OperationInfo> {
         let bot = self.inner.store.bot(bot).await?;
         let engine = self.inner.link.engine()?;
-        let op = self
-            .inner
-            .operations
-            .begin(&bot.id, OperationKind::Create)?;
+        let op = self.inner.operations.begin(&bot.id, OperationKind::Create)?;
         let info = op.info().clone();
-        self.inner
-            .store
-            .operation_begin(&info.id, &bot.id, "create")
-            .await?;
+        self.inner.store.operation_begin(&info.id, &bot.id, "create").await?;
         self.changed(Change::Operations);
-        self.changed(Change::Container {
-            bot_id: bot.id.clone(),
-        });
+        self.changed(Change::Container { bot_id: bot.id.clone() });
 
         let this = self.clone();
         let span = tracing::info_span!("container_create", bot = %bot.id, operation = %info.id);
@@ -232,9 +211,7 @@ impl Berth {
                 this.record_end(&op.info().id, &result).await;
                 op.finish(Outcome::from(&result));
                 this.changed(Change::Operations);
-                this.changed(Change::Container {
-                    bot_id: bot.id.clone(),
-                });
+                this.changed(Change::Container { bot_id: bot.id.clone() });
                 this.changed(Change::Bots);
             }
             .instrument(span),
@@ -244,11 +221,9 @@ impl Berth {
 
     pub async fn container_start(&self, bot: &str) -> Result<()> {
         let bot = self.inner.store.bot(bot).await?;
-        self.run(
-            &bot,
-            OperationKind::Start,
-            |engine, store, bot| async move { lifecycle::start(&engine, &store, &bot).await },
-        )
+        self.run(&bot, OperationKind::Start, |engine, store, bot| async move {
+            lifecycle::start(&engine, &store, &bot).await
+        })
         .await
     }
 
@@ -263,13 +238,9 @@ impl Berth {
 
     pub async fn container_delete(&self, bot: &str, keep_data: bool) -> Result<()> {
         let bot = self.inner.store.bot(bot).await?;
-        self.run(
-            &bot,
-            OperationKind::Delete,
-            move |engine, store, bot| async move {
-                lifecycle::delete(&engine, &store, &bot, keep_data).await
-            },
-        )
+        self.run(&bot, OperationKind::Delete, move |engine, store, bot| async move {
+            lifecycle::delete(&engine, &store, &bot, keep_data).await
+        })
         .await
     }
 
@@ -297,17 +268,12 @@ impl Berth {
             let engine = self.inner.link.engine()?;
             let op = self.inner.operations.begin(&bot.id, kind)?;
             let id = op.info().id.clone();
-            self.inner
-                .store
-                .operation_begin(&id, &bot.id, &kind.to_string())
-                .await?;
+            self.inner.store.operation_begin(&id, &bot.id, &kind.to_string()).await?;
 
             let result = action(engine, self.inner.store.clone(), bot.clone()).await;
             self.record_end(&id, &result).await;
             op.finish(Outcome::from(&result));
-            self.changed(Change::Container {
-                bot_id: bot.id.clone(),
-            });
+            self.changed(Change::Container { bot_id: bot.id.clone() });
             self.changed(Change::Bots);
             result
         }
@@ -326,12 +292,7 @@ impl Berth {
             Err(Error::Cancelled { .. }) => tracing::info!("operation cancelled"),
             Err(error) => tracing::error!(%error, "operation failed"),
         }
-        if let Err(error) = self
-            .inner
-            .store
-            .operation_end(operation, state, error)
-            .await
-        {
+        if let Err(error) = self.inner.store.operation_end(operation, state, error).await {
             tracing::warn!(%operation, %error, "could not record the end of an operation");
         }
     }

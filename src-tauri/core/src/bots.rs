@@ -28,9 +28,7 @@ pub struct BotName {
 impl BotName {
     pub fn parse(raw: &str) -> Result<BotName> {
         let display = raw.trim();
-        let invalid = |reason: &str| Error::InvalidName {
-            reason: reason.to_owned(),
-        };
+        let invalid = |reason: &str| Error::InvalidName { reason: reason.to_owned() };
 
         if display.is_empty() {
             return Err(invalid("a name is required"));
@@ -39,16 +37,11 @@ impl BotName {
             return Err(invalid("a name has at most 64 characters"));
         }
         if display.chars().any(char::is_control) {
-            return Err(invalid(
-                "a name cannot hold control characters such as line breaks",
-            ));
+            return Err(invalid("a name cannot hold control characters such as line breaks"));
         }
 
         let key = display.to_lowercase();
-        Ok(BotName {
-            display: display.to_owned(),
-            key,
-        })
+        Ok(BotName { display: display.to_owned(), key })
     }
 
     /// The name as the user wrote it, trimmed.
@@ -72,10 +65,8 @@ pub struct ImageRef {
 impl ImageRef {
     pub fn parse(raw: &str) -> Result<ImageRef> {
         let written = raw.trim();
-        let invalid = |reason: String| Error::InvalidReference {
-            reference: written.to_owned(),
-            reason,
-        };
+        let invalid =
+            |reason: String| Error::InvalidReference { reference: written.to_owned(), reason };
 
         if written.is_empty() {
             return Err(invalid("an image reference is required".into()));
@@ -85,10 +76,7 @@ impl ImageRef {
         }
         let parsed = Reference::try_from(written).map_err(|e| invalid(e.to_string()))?;
 
-        Ok(ImageRef {
-            written: written.to_owned(),
-            parsed,
-        })
+        Ok(ImageRef { written: written.to_owned(), parsed })
     }
 
     /// The reference as the user wrote it, trimmed; the engine resolves it the same way.
@@ -103,10 +91,7 @@ impl ImageRef {
 
     /// What to pull of the repository: the digest when pinned, else the tag.
     pub fn tag_or_digest(&self) -> &str {
-        self.parsed
-            .digest()
-            .or(self.parsed.tag())
-            .unwrap_or("latest")
+        self.parsed.digest().or(self.parsed.tag()).unwrap_or("latest")
     }
 }
 
@@ -136,14 +121,8 @@ mod tests {
     #[test]
     fn name_length_counts_characters_not_bytes() {
         let sixty_four = "é".repeat(64);
-        assert!(
-            BotName::parse(&sixty_four).is_ok(),
-            "64 two-byte characters fit"
-        );
-        assert_eq!(
-            name_error(&"é".repeat(65)),
-            "a name has at most 64 characters"
-        );
+        assert!(BotName::parse(&sixty_four).is_ok(), "64 two-byte characters fit");
+        assert_eq!(name_error(&"é".repeat(65)), "a name has at most 64 characters");
         assert!(BotName::parse(&"a".repeat(64)).is_ok());
         assert!(name_error(&"a".repeat(65)).contains("64"));
     }

@@ -117,10 +117,7 @@ impl Error {
     }
 
     pub fn payload(&self) -> ErrorPayload {
-        ErrorPayload {
-            kind: self.kind().to_owned(),
-            message: self.to_string(),
-        }
+        ErrorPayload { kind: self.kind().to_owned(), message: self.to_string() }
     }
 }
 
@@ -149,10 +146,7 @@ mod tests {
 
     #[test]
     fn payload_json_is_kind_and_message() {
-        let error = Error::Busy {
-            bot: "b1".into(),
-            operation: "create".into(),
-        };
+        let error = Error::Busy { bot: "b1".into(), operation: "create".into() };
         let json = serde_json::to_value(error.payload()).expect("payload serializes");
         assert_eq!(
             json,

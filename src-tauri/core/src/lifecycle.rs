@@ -76,9 +76,7 @@ pub(crate) async fn status(
         bot_id: bot.id.clone(),
         state: ContainerState::None,
         container_id: record.as_ref().map(|r| r.container_id.clone()),
-        image: record
-            .as_ref()
-            .map_or_else(|| bot.image.clone(), |r| r.image.clone()),
+        image: record.as_ref().map_or_else(|| bot.image.clone(), |r| r.image.clone()),
         image_digest: record.as_ref().and_then(|r| r.image_digest.clone()),
         data_host_path: None,
         data_container_path: DATA_PATH,
@@ -106,10 +104,7 @@ pub(crate) async fn status(
             None => status.state = ContainerState::Missing,
         }
     }
-    let creating = status
-        .operation
-        .as_ref()
-        .is_some_and(|o| o.kind == OperationKind::Create);
+    let creating = status.operation.as_ref().is_some_and(|o| o.kind == OperationKind::Create);
     if creating && matches!(status.state, ContainerState::None | ContainerState::Missing) {
         status.state = ContainerState::Creating;
     }
@@ -136,16 +131,11 @@ pub(crate) async fn create(
     op.report(|p| p.phase = Some(Phase::Pulling));
     if engine.has_image(&image).await? {
         tracing::debug!(image = image.as_str(), "image present, no pull needed");
-        let present = PullSnapshot {
-            fraction: Some(1.0),
-            ..Default::default()
-        };
+        let present = PullSnapshot { fraction: Some(1.0), ..Default::default() };
         op.report(|p| p.pull = Some(present));
     } else {
         engine
-            .pull(&image, op.cancel_token(), |pull| {
-                op.report(|p| p.pull = Some(pull.snapshot()))
-            })
+            .pull(&image, op.cancel_token(), |pull| op.report(|p| p.pull = Some(pull.snapshot())))
             .await?;
     }
     op.check_cancelled()?;
@@ -214,11 +204,7 @@ async fn undo(engine: &Engine, store: &Store, bot: &Bot, made: Made) {
 async fn forget_vanished_container(engine: &Engine, store: &Store, bot: &Bot) -> Result<()> {
     let recorded = store.container(&bot.id).await?;
     if let Some(record) = &recorded {
-        if engine
-            .inspect_container(&record.container_id)
-            .await?
-            .is_some()
-        {
+        if engine.inspect_container(&record.container_id).await?.is_some() {
             return Err(Error::ContainerExists {
                 bot: bot.id.clone(),
                 container: record.container_id.clone(),
@@ -236,12 +222,7 @@ async fn forget_vanished_container(engine: &Engine, store: &Store, bot: &Bot) ->
 }
 
 async fn recorded_container(store: &Store, bot: &Bot) -> Result<ContainerRecord> {
-    store
-        .container(&bot.id)
-        .await?
-        .ok_or_else(|| Error::NoContainer {
-            bot: bot.id.clone(),
-        })
+    store.container(&bot.id).await?.ok_or_else(|| Error::NoContainer { bot: bot.id.clone() })
 }
 
 pub(crate) async fn start(engine: &Engine, store: &Store, bot: &Bot) -> Result<()> {

@@ -138,11 +138,7 @@ impl Operations {
             cancel: CancellationToken::new(),
         });
         by_bot.insert(bot.to_owned(), Arc::clone(&running));
-        Ok(OperationHandle {
-            running,
-            registry: self.clone(),
-            finished: false,
-        })
+        Ok(OperationHandle { running, registry: self.clone(), finished: false })
     }
 
     pub fn list(&self) -> Vec<OperationInfo> {
@@ -161,17 +157,13 @@ impl Operations {
 
     /// A reader of the operation's progress, from its latest state on.
     pub fn watch(&self, operation: &str) -> Result<Watcher> {
-        Ok(Watcher {
-            running: self.find(operation)?,
-        })
+        Ok(Watcher { running: self.find(operation)? })
     }
 
     fn find(&self, operation: &str) -> Result<Arc<Running>> {
         let by_bot = self.lock();
         let running = by_bot.values().find(|r| r.info.id == operation);
-        running.cloned().ok_or_else(|| Error::OperationNotFound {
-            operation: operation.to_owned(),
-        })
+        running.cloned().ok_or_else(|| Error::OperationNotFound { operation: operation.to_owned() })
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Arc<Running>>> {
@@ -200,9 +192,7 @@ impl OperationHandle {
     /// Fails with [`Error::Cancelled`] once the user has asked to cancel.
     pub fn check_cancelled(&self) -> Result<()> {
         if self.running.cancel.is_cancelled() {
-            return Err(Error::Cancelled {
-                operation: self.running.info.kind.to_string(),
-            });
+            return Err(Error::Cancelled { operation: self.running.info.kind.to_string() });
         }
         Ok(())
     }
@@ -227,12 +217,7 @@ impl Drop for OperationHandle {
     fn drop(&mut self) {
         if !self.finished {
             let message = format!("{} ended without an outcome", self.running.info.kind);
-            self.end(Outcome::Failed {
-                error: ErrorPayload {
-                    kind: "internal".into(),
-                    message,
-                },
-            });
+            self.end(Outcome::Failed { error: ErrorPayload { kind: "internal".into(), message } });
         }
     }
 }
@@ -274,10 +259,7 @@ impl Watcher {
             }
             if let Some(outcome) = ended {
                 let operation_id = self.running.info.id.clone();
-                send(OperationEvent::Finished {
-                    operation_id,
-                    outcome,
-                });
+                send(OperationEvent::Finished { operation_id, outcome });
                 return;
             }
             // Both senders live in `self.running`, so neither wait can end with a closed channel.
@@ -315,29 +297,19 @@ mod tests {
     #[test]
     fn second_operation_on_a_bot_is_refused() {
         let operations = Operations::default();
-        let first = operations
-            .begin("b1", OperationKind::Create)
-            .expect("first");
+        let first = operations.begin("b1", OperationKind::Create).expect("first");
         let second = operations.begin("b1", OperationKind::Stop);
         assert!(matches!(second, Err(Error::Busy { ref operation, .. }) if operation == "create"));
-        assert!(
-            operations.begin("b2", OperationKind::Create).is_ok(),
-            "other bots are free"
-        );
+        assert!(operations.begin("b2", OperationKind::Create).is_ok(), "other bots are free");
 
         first.finish(Outcome::Done);
-        assert!(
-            operations.begin("b1", OperationKind::Stop).is_ok(),
-            "free again after finish"
-        );
+        assert!(operations.begin("b1", OperationKind::Stop).is_ok(), "free again after finish");
     }
 
     #[test]
     fn dropped_handle_frees_the_bot_and_fails() {
         let operations = Operations::default();
-        let handle = operations
-            .begin("b1", OperationKind::Create)
-            .expect("begins");
+        let handle = operations.begin("b1", OperationKind::Create).expect("begins");
         let outcome = handle.running.outcome.subscribe();
         drop(handle);
         assert!(operations.for_bot("b1").is_none());
@@ -349,10 +321,7 @@ mod tests {
         let event = OperationEvent::Finished {
             operation_id: "op".into(),
             outcome: Outcome::Failed {
-                error: ErrorPayload {
-                    kind: "pull".into(),
-                    message: "boom".into(),
-                },
+                error: ErrorPayload { kind: "pull".into(), message: "boom".into() },
             },
         };
         let json = serde_json::to_value(&event).expect("serializes");
@@ -371,9 +340,7 @@ mod tests {
     #[tokio::test]
     async fn reader_is_throttled_and_ends_exactly_once_with_the_final_state() {
         let operations = Operations::default();
-        let handle = operations
-            .begin("b1", OperationKind::Create)
-            .expect("begins");
+        let handle = operations.begin("b1", OperationKind::Create).expect("begins");
         let reader = spawn_reader(&operations, &handle);
 
         // 5,000 updates over about half a second.
@@ -396,16 +363,11 @@ mod tests {
         let elapsed = started.elapsed();
 
         assert!(matches!(events.first(), Some(OperationEvent::Started(_))));
-        let finished = events
-            .iter()
-            .filter(|e| matches!(e, OperationEvent::Finished { .. }));
+        let finished = events.iter().filter(|e| matches!(e, OperationEvent::Finished { .. }));
         assert_eq!(finished.count(), 1);
         assert!(matches!(
             events.last(),
-            Some(OperationEvent::Finished {
-                outcome: Outcome::Done,
-                ..
-            })
+            Some(OperationEvent::Finished { outcome: Outcome::Done, .. })
         ));
 
         let progress: Vec<&Progress> = events
@@ -416,26 +378,16 @@ mod tests {
             })
             .collect();
         let allowed = (elapsed.as_millis() / MIN_INTERVAL.as_millis()) as usize + 2;
-        assert!(
-            progress.len() <= allowed,
-            "{} messages in {elapsed:?}",
-            progress.len()
-        );
+        assert!(progress.len() <= allowed, "{} messages in {elapsed:?}", progress.len());
         let last = progress.last().expect("some progress");
-        assert_eq!(
-            last.phase,
-            Some(Phase::Starting),
-            "the final state is exact"
-        );
+        assert_eq!(last.phase, Some(Phase::Starting), "the final state is exact");
         assert_eq!(last.pull.as_ref().and_then(|p| p.fraction), Some(1.0));
     }
 
     #[tokio::test]
     async fn final_progress_after_an_idle_wait_is_sent() {
         let operations = Operations::default();
-        let handle = operations
-            .begin("b1", OperationKind::Create)
-            .expect("begins");
+        let handle = operations.begin("b1", OperationKind::Create).expect("begins");
         let reader = spawn_reader(&operations, &handle);
 
         // The reader sends the initial state, sleeps, then waits for a change.
@@ -459,9 +411,7 @@ mod tests {
     #[tokio::test]
     async fn late_reader_starts_from_the_latest_state() {
         let operations = Operations::default();
-        let handle = operations
-            .begin("b1", OperationKind::Create)
-            .expect("begins");
+        let handle = operations.begin("b1", OperationKind::Create).expect("begins");
         handle.report(|p| p.phase = Some(Phase::Creating));
 
         let reader = spawn_reader(&operations, &handle);
@@ -473,19 +423,13 @@ mod tests {
         );
         assert!(matches!(
             events.last(),
-            Some(OperationEvent::Finished {
-                outcome: Outcome::Cancelled,
-                ..
-            })
+            Some(OperationEvent::Finished { outcome: Outcome::Cancelled, .. })
         ));
     }
 
     #[test]
     fn cancel_unknown_operation_is_not_found() {
         let operations = Operations::default();
-        assert!(matches!(
-            operations.cancel("nope"),
-            Err(Error::OperationNotFound { .. })
-        ));
+        assert!(matches!(operations.cancel("nope"), Err(Error::OperationNotFound { .. })));
     }
 }

@@ -181,20 +181,14 @@ impl Engine {
             .top_processes(id, Some(options))
             .await
             .map_err(self.error(format!("listing processes of container `{id}`")))?;
-        let count = top
-            .processes
-            .map_or(0, |p| p.len())
-            .saturating_sub(OWN_PROCESSES);
+        let count = top.processes.map_or(0, |p| p.len()).saturating_sub(OWN_PROCESSES);
         Ok(u32::try_from(count).unwrap_or(u32::MAX))
     }
 
     /// The run state of every Berth container the engine has, by bot id.
     pub async fn run_states(&self) -> Result<HashMap<String, RunState>> {
         let filters = HashMap::from([("label".to_owned(), vec![LABEL_BOT.to_owned()])]);
-        let options = ListContainersOptionsBuilder::default()
-            .all(true)
-            .filters(&filters)
-            .build();
+        let options = ListContainersOptionsBuilder::default().all(true).filters(&filters).build();
         let containers = self
             .docker
             .list_containers(Some(options))

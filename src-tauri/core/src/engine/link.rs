@@ -22,15 +22,9 @@ const LAST_RETRY: Duration = Duration::from_secs(5);
 /// The connection as it stands.
 #[derive(Debug, Clone)]
 pub enum EngineState {
-    Connecting {
-        endpoint: String,
-    },
+    Connecting { endpoint: String },
     Connected(Engine),
-    Unreachable {
-        endpoint: String,
-        reason: String,
-        retry_in_ms: u64,
-    },
+    Unreachable { endpoint: String, reason: String, retry_in_ms: u64 },
 }
 
 /// The connection as the UI shows it.
@@ -42,31 +36,25 @@ pub enum EngineStatus {
     #[serde(rename_all = "camelCase")]
     Connected { info: EngineInfo },
     #[serde(rename_all = "camelCase")]
-    Unreachable {
-        endpoint: String,
-        reason: String,
-        retry_in_ms: u64,
-    },
+    Unreachable { endpoint: String, reason: String, retry_in_ms: u64 },
 }
 
 impl From<&EngineState> for EngineStatus {
     fn from(state: &EngineState) -> Self {
         match state {
-            EngineState::Connecting { endpoint } => EngineStatus::Connecting {
-                endpoint: endpoint.clone(),
-            },
-            EngineState::Connected(engine) => EngineStatus::Connected {
-                info: engine.info().clone(),
-            },
-            EngineState::Unreachable {
-                endpoint,
-                reason,
-                retry_in_ms,
-            } => EngineStatus::Unreachable {
-                endpoint: endpoint.clone(),
-                reason: reason.clone(),
-                retry_in_ms: *retry_in_ms,
-            },
+            EngineState::Connecting { endpoint } => {
+                EngineStatus::Connecting { endpoint: endpoint.clone() }
+            }
+            EngineState::Connected(engine) => {
+                EngineStatus::Connected { info: engine.info().clone() }
+            }
+            EngineState::Unreachable { endpoint, reason, retry_in_ms } => {
+                EngineStatus::Unreachable {
+                    endpoint: endpoint.clone(),
+                    reason: reason.clone(),
+                    retry_in_ms: *retry_in_ms,
+                }
+            }
         }
     }
 }
@@ -95,15 +83,8 @@ impl EngineLink {
         events: broadcast::Sender<LinkEvent>,
         stop: CancellationToken,
     ) -> EngineLink {
-        let (state_tx, state) = watch::channel(EngineState::Connecting {
-            endpoint: host.clone(),
-        });
-        let supervisor = Supervisor {
-            host,
-            labels,
-            state: state_tx,
-            events,
-        };
+        let (state_tx, state) = watch::channel(EngineState::Connecting { endpoint: host.clone() });
+        let supervisor = Supervisor { host, labels, state: state_tx, events };
         tokio::spawn(async move {
             tokio::select! {
                 () = supervisor.run() => {}
@@ -121,12 +102,9 @@ impl EngineLink {
                 endpoint: endpoint.clone(),
                 reason: "still connecting".into(),
             }),
-            EngineState::Unreachable {
-                endpoint, reason, ..
-            } => Err(Error::EngineUnreachable {
-                endpoint: endpoint.clone(),
-                reason: reason.clone(),
-            }),
+            EngineState::Unreachable { endpoint, reason, .. } => {
+                Err(Error::EngineUnreachable { endpoint: endpoint.clone(), reason: reason.clone() })
+            }
         }
     }
 
@@ -226,10 +204,7 @@ impl Supervisor {
             if !changes_state(&action) {
                 continue;
             }
-            let bot = event
-                .actor
-                .and_then(|a| a.attributes)
-                .and_then(|mut a| a.remove(LABEL_BOT));
+            let bot = event.actor.and_then(|a| a.attributes).and_then(|mut a| a.remove(LABEL_BOT));
             if let Some(bot) = bot {
                 tracing::debug!(%bot, %action, "container event");
                 // Nobody listening is fine: the UI may not be up yet.

@@ -45,9 +45,7 @@ impl Endpoint {
         if let Some(path) = host.strip_prefix("unix://") {
             return Ok(Endpoint::Unix(path.to_owned()));
         }
-        let authority = host
-            .strip_prefix("tcp://")
-            .or_else(|| host.strip_prefix("http://"));
+        let authority = host.strip_prefix("tcp://").or_else(|| host.strip_prefix("http://"));
         match authority {
             Some(authority) => Ok(Endpoint::Tcp(authority.trim_end_matches('/').to_owned())),
             None => Err(Error::EngineUnreachable {
@@ -83,10 +81,8 @@ impl Engine {
     /// `labels` are added to everything this engine handle creates, so that tests can find
     /// and remove what they made.
     pub async fn connect(host: &str, labels: BTreeMap<String, String>) -> Result<Engine> {
-        let unreachable = |reason: String| Error::EngineUnreachable {
-            endpoint: host.to_owned(),
-            reason,
-        };
+        let unreachable =
+            |reason: String| Error::EngineUnreachable { endpoint: host.to_owned(), reason };
         let endpoint = Endpoint::parse(host)?;
         let docker = Docker::connect_with_host(host).map_err(|e| unreachable(reason_of(&e)))?;
 
@@ -108,12 +104,7 @@ impl Engine {
         };
         tracing::info!(endpoint = host, version = %info.version, api = %info.api_version,
             "connected to the engine");
-        Ok(Engine {
-            docker,
-            endpoint,
-            info,
-            labels,
-        })
+        Ok(Engine { docker, endpoint, info, labels })
     }
 
     pub fn info(&self) -> &EngineInfo {
@@ -152,13 +143,7 @@ impl Engine {
 
 /// True when the engine answered that the thing asked about does not exist.
 pub(crate) fn is_not_found(e: &bollard::errors::Error) -> bool {
-    matches!(
-        e,
-        bollard::errors::Error::DockerResponseServerError {
-            status_code: 404,
-            ..
-        }
-    )
+    matches!(e, bollard::errors::Error::DockerResponseServerError { status_code: 404, .. })
 }
 
 /// A short reason for a transport failure, without the error's debug noise.
@@ -187,9 +172,6 @@ mod tests {
             Endpoint::parse("tcp://127.0.0.1:2375").expect("tcp"),
             Endpoint::Tcp("127.0.0.1:2375".into())
         );
-        assert!(matches!(
-            Endpoint::parse("ssh://me@host"),
-            Err(Error::EngineUnreachable { .. })
-        ));
+        assert!(matches!(Endpoint::parse("ssh://me@host"), Err(Error::EngineUnreachable { .. })));
     }
 }

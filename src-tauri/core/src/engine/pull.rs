@@ -37,17 +37,11 @@ impl Engine {
             .await
             .map_err(self.error(format!("inspecting image `{}`", image.as_str())))?;
         let repository = image.repository();
-        let short = repository
-            .strip_prefix("docker.io/library/")
-            .unwrap_or(&repository);
-        let digest = inspect
-            .repo_digests
-            .unwrap_or_default()
-            .into_iter()
-            .find_map(|d| {
-                let (repo, digest) = d.split_once('@')?;
-                (repo == repository || repo == short).then(|| digest.to_owned())
-            });
+        let short = repository.strip_prefix("docker.io/library/").unwrap_or(&repository);
+        let digest = inspect.repo_digests.unwrap_or_default().into_iter().find_map(|d| {
+            let (repo, digest) = d.split_once('@')?;
+            (repo == repository || repo == short).then(|| digest.to_owned())
+        });
         Ok(digest)
     }
 
@@ -106,27 +100,17 @@ impl Engine {
             reason,
         };
 
-        let response = send_post(&self.endpoint, &path)
-            .await
-            .map_err(unreachable)?;
+        let response = send_post(&self.endpoint, &path).await.map_err(unreachable)?;
         let status = response.status();
         if status.is_success() {
             return Ok(response);
         }
 
-        let body = response
-            .into_body()
-            .collect()
-            .await
-            .map(|b| b.to_bytes())
-            .unwrap_or_default();
+        let body = response.into_body().collect().await.map(|b| b.to_bytes()).unwrap_or_default();
         let message = engine_message(&body);
         tracing::debug!(%status, %message, "the engine refused the pull");
         Err(match status {
-            StatusCode::NOT_FOUND => Error::ImageNotFound {
-                image: image.as_str().into(),
-                message,
-            },
+            StatusCode::NOT_FOUND => Error::ImageNotFound { image: image.as_str().into(), message },
             _ => pull_error(image, message),
         })
     }
@@ -144,16 +128,12 @@ async fn send_post(endpoint: &Endpoint, path: &str) -> Result<Response<Incoming>
         Endpoint::Tcp(authority) => {
             let uri = format!("http://{authority}{path}");
             let request = Request::post(uri).body(body).map_err(|e| e.to_string())?;
-            Client::builder(TokioExecutor::new())
-                .build_http()
-                .request(request)
-                .await
+            Client::builder(TokioExecutor::new()).build_http().request(request).await
         }
     };
     response.map_err(|e| {
         use std::error::Error as _;
-        e.source()
-            .map_or_else(|| e.to_string(), ToString::to_string)
+        e.source().map_or_else(|| e.to_string(), ToString::to_string)
     })
 }
 
@@ -178,30 +158,17 @@ fn engine_message(body: &[u8]) -> String {
 }
 
 fn pull_error(image: &ImageRef, message: String) -> Error {
-    let missing = [
-        "not found",
-        "manifest unknown",
-        "pull access denied",
-        "does not exist",
-    ];
+    let missing = ["not found", "manifest unknown", "pull access denied", "does not exist"];
     let lower = message.to_lowercase();
     if missing.iter().any(|m| lower.contains(m)) {
-        Error::ImageNotFound {
-            image: image.as_str().into(),
-            message,
-        }
+        Error::ImageNotFound { image: image.as_str().into(), message }
     } else {
-        Error::Pull {
-            image: image.as_str().into(),
-            message,
-        }
+        Error::Pull { image: image.as_str().into(), message }
     }
 }
 
 fn cancelled() -> Error {
-    Error::Cancelled {
-        operation: "the pull".into(),
-    }
+    Error::Cancelled { operation: "the pull".into() }
 }
 
 #[cfg(test)]
@@ -227,10 +194,7 @@ mod tests {
 
     #[test]
     fn engine_message_reads_json_or_text() {
-        assert_eq!(
-            engine_message(br#"{"message":"no such image"}"#),
-            "no such image"
-        );
+        assert_eq!(engine_message(br#"{"message":"no such image"}"#), "no such image");
         assert_eq!(engine_message(b" plain text \n"), "plain text");
     }
 }

@@ -144,10 +144,7 @@ impl PullProgress {
         let layer = &mut self.layers[index];
         let detail = message.progress_detail.clone().unwrap_or_default();
         let current = detail.current.and_then(|c| u64::try_from(c).ok());
-        let total = detail
-            .total
-            .and_then(|t| u64::try_from(t).ok())
-            .filter(|t| *t > 0);
+        let total = detail.total.and_then(|t| u64::try_from(t).ok()).filter(|t| *t > 0);
 
         layer.state = state;
         match state {
@@ -173,11 +170,8 @@ impl PullProgress {
     }
 
     fn recompute(&mut self) {
-        let fetched: Vec<&Layer> = self
-            .layers
-            .iter()
-            .filter(|l| l.state != LayerState::Exists)
-            .collect();
+        let fetched: Vec<&Layer> =
+            self.layers.iter().filter(|l| l.state != LayerState::Exists).collect();
         let known: Vec<u64> = fetched.iter().filter_map(|l| l.total).collect();
         if known.is_empty() {
             return;
@@ -212,11 +206,7 @@ mod tests {
         let mut lines = JsonLines::default();
         let mut progress = PullProgress::default();
         let mut bars = Vec::new();
-        for result in lines
-            .push(stream.as_bytes())
-            .into_iter()
-            .chain(lines.finish())
-        {
+        for result in lines.push(stream.as_bytes()).into_iter().chain(lines.finish()) {
             progress.apply(&result.expect("fixture decodes"));
             bars.push(progress.snapshot().fraction);
         }
@@ -229,10 +219,7 @@ mod tests {
         for bar in bars {
             match bar {
                 Some(f) => {
-                    assert!(
-                        f.is_finite() && (0.0..=1.0).contains(f),
-                        "bar {f} out of range"
-                    );
+                    assert!(f.is_finite() && (0.0..=1.0).contains(f), "bar {f} out of range");
                     assert!(*f >= last, "bar went back from {last} to {f}");
                     last = *f;
                     seen = true;
@@ -273,10 +260,7 @@ mod tests {
         assert_eq!(snapshot.bytes_total, Some(400));
         assert_eq!(snapshot.bytes_done, 400);
         assert_eq!(snapshot.layers.len(), 2, "the tag line is not a layer");
-        assert!(snapshot
-            .status
-            .as_deref()
-            .is_some_and(|s| s.starts_with("Status:")));
+        assert!(snapshot.status.as_deref().is_some_and(|s| s.starts_with("Status:")));
     }
 
     #[test]
@@ -292,11 +276,7 @@ mod tests {
         let (_, bars) = run(stream);
         assert_sane(&bars);
         let before = bars[1].expect("known");
-        assert_eq!(
-            bars[2],
-            Some(before),
-            "the late layer holds the bar, it does not lower it"
-        );
+        assert_eq!(bars[2], Some(before), "the late layer holds the bar, it does not lower it");
         assert_eq!(bars[3], Some(before));
         assert_eq!(bars.last(), Some(&Some(1.0)));
     }
@@ -335,10 +315,7 @@ mod tests {
         let (progress, bars) = run(stream);
         assert_eq!(bars, [None, None, None, None]);
         let snapshot = progress.snapshot();
-        assert_eq!(
-            snapshot.bytes_done, 1024,
-            "bytes still count without a total"
-        );
+        assert_eq!(snapshot.bytes_done, 1024, "bytes still count without a total");
         assert_eq!(snapshot.bytes_total, None);
     }
 

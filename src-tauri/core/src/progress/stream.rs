@@ -62,10 +62,7 @@ impl JsonLines {
 
         let rest = self.pending.split_off(last_newline + 1);
         let complete = std::mem::replace(&mut self.pending, rest);
-        complete
-            .split(|b| *b == b'\n')
-            .filter_map(decode_line)
-            .collect()
+        complete.split(|b| *b == b'\n').filter_map(decode_line).collect()
     }
 
     /// Ends the stream: a last message without a line ending still counts.
@@ -80,9 +77,7 @@ fn decode_line(line: &[u8]) -> Option<Result<PullMessage, DecodeError>> {
     if line.is_empty() {
         return None;
     }
-    Some(serde_json::from_slice(line).map_err(|e| DecodeError {
-        reason: e.to_string(),
-    }))
+    Some(serde_json::from_slice(line).map_err(|e| DecodeError { reason: e.to_string() }))
 }
 
 #[cfg(test)]
@@ -110,10 +105,7 @@ mod tests {
     #[test]
     fn item_split_between_carriage_return_and_line_feed() {
         let out = decode_in_chunks(&[b"{\"status\":\"one\"}\r", b"\n{\"status\":\"two\"}\r\n"]);
-        let statuses: Vec<_> = out
-            .iter()
-            .map(|m| m.status.clone().unwrap_or_default())
-            .collect();
+        let statuses: Vec<_> = out.iter().map(|m| m.status.clone().unwrap_or_default()).collect();
         assert_eq!(statuses, ["one", "two"]);
     }
 
@@ -132,10 +124,7 @@ mod tests {
 
     #[test]
     fn blank_lines_are_skipped() {
-        assert_eq!(
-            decode_in_chunks(&[b"\r\n\n{\"status\":\"a\"}\n\n"]).len(),
-            1
-        );
+        assert_eq!(decode_in_chunks(&[b"\r\n\n{\"status\":\"a\"}\n\n"]).len(), 1);
     }
 
     #[test]
@@ -145,10 +134,7 @@ mod tests {
             b"{\"id\":\"l\",\"status\":\"Downloading\",\"progressDetail\":{\"current\":5,\"total\":-1}}\n",
         ]);
         assert_eq!(out[0].progress_detail, Some(ProgressDetail::default()));
-        assert_eq!(
-            out[1].progress_detail.as_ref().and_then(|d| d.total),
-            Some(-1)
-        );
+        assert_eq!(out[1].progress_detail.as_ref().and_then(|d| d.total), Some(-1));
     }
 
     #[test]

@@ -93,10 +93,7 @@ impl Store {
         let migrations = Migrations::new(MIGRATIONS.iter().map(|sql| M::up(sql)).collect());
         migrations
             .to_latest(&mut conn)
-            .map_err(|source| Error::Migration {
-                path: path.display().to_string(),
-                source,
-            })?;
+            .map_err(|source| Error::Migration { path: path.display().to_string(), source })?;
 
         let interrupted = conn
             .execute(
@@ -106,10 +103,7 @@ impl Store {
             )
             .map_err(Error::store("marking interrupted operations"))?;
 
-        let store = Store {
-            conn: Arc::new(Mutex::new(conn)),
-            path: path.to_owned(),
-        };
+        let store = Store { conn: Arc::new(Mutex::new(conn)), path: path.to_owned() };
         Ok((store, interrupted))
     }
 
@@ -174,11 +168,9 @@ impl Store {
                     "SELECT id, name, image, created_at FROM bots ORDER BY created_at, name",
                 )
                 .map_err(Error::store("listing bots"))?;
-            let rows = statement
-                .query_map([], bot_from_row)
-                .map_err(Error::store("listing bots"))?;
-            rows.collect::<rusqlite::Result<_>>()
-                .map_err(Error::store("listing bots"))
+            let rows =
+                statement.query_map([], bot_from_row).map_err(Error::store("listing bots"))?;
+            rows.collect::<rusqlite::Result<_>>().map_err(Error::store("listing bots"))
         })
         .await
     }
@@ -244,8 +236,7 @@ impl Store {
             let rows = statement
                 .query_map([], |row| row.get(0))
                 .map_err(Error::store("listing containers"))?;
-            rows.collect::<rusqlite::Result<_>>()
-                .map_err(Error::store("listing containers"))
+            rows.collect::<rusqlite::Result<_>>().map_err(Error::store("listing containers"))
         })
         .await
     }
@@ -338,20 +329,14 @@ impl Store {
                     })
                 })
                 .map_err(Error::store("listing operations"))?;
-            rows.collect::<rusqlite::Result<_>>()
-                .map_err(Error::store("listing operations"))
+            rows.collect::<rusqlite::Result<_>>().map_err(Error::store("listing operations"))
         })
         .await
     }
 }
 
 fn bot_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<Bot> {
-    Ok(Bot {
-        id: row.get(0)?,
-        name: row.get(1)?,
-        image: row.get(2)?,
-        created_at: row.get(3)?,
-    })
+    Ok(Bot { id: row.get(0)?, name: row.get(1)?, image: row.get(2)?, created_at: row.get(3)? })
 }
 
 #[cfg(test)]

@@ -41,10 +41,7 @@ async fn reopening_keeps_bots() {
     let dir = tempfile::tempdir().expect("temp dir");
     let path = dir.path().join("berth.db");
     let (store, _) = Store::open(&path).expect("opens");
-    store
-        .bot_insert(name("Keeper"), image())
-        .await
-        .expect("inserts");
+    store.bot_insert(name("Keeper"), image()).await.expect("inserts");
     drop(store);
 
     let (store, _) = Store::open(&path).expect("opens again");
@@ -56,10 +53,7 @@ async fn reopening_keeps_bots() {
 #[tokio::test]
 async fn duplicate_name_ignoring_case_is_name_taken() {
     let (_dir, store) = temp_store();
-    store
-        .bot_insert(name("Ärger"), image())
-        .await
-        .expect("first");
+    store.bot_insert(name("Ärger"), image()).await.expect("first");
     let second = store.bot_insert(name("äRGER"), image()).await;
     assert!(matches!(second, Err(Error::NameTaken { ref name }) if name == "äRGER"));
     assert_eq!(store.bots().await.expect("lists").len(), 1);
@@ -68,20 +62,14 @@ async fn duplicate_name_ignoring_case_is_name_taken() {
 #[tokio::test]
 async fn deleting_a_bot_forgets_its_container() {
     let (_dir, store) = temp_store();
-    let bot = store
-        .bot_insert(name("Temp"), image())
-        .await
-        .expect("inserts");
+    let bot = store.bot_insert(name("Temp"), image()).await.expect("inserts");
     let record = ContainerRecord {
         container_id: "c1".into(),
         image: "busybox:latest".into(),
         image_digest: None,
         created_at: 1,
     };
-    store
-        .container_set(&bot.id, record.clone())
-        .await
-        .expect("records");
+    store.container_set(&bot.id, record.clone()).await.expect("records");
     assert_eq!(store.container(&bot.id).await.expect("reads"), Some(record));
     let recorded = store.bots_with_containers().await.expect("lists");
     assert_eq!(recorded.len(), 1);
@@ -89,14 +77,8 @@ async fn deleting_a_bot_forgets_its_container() {
 
     store.bot_delete(&bot.id).await.expect("deletes");
     assert_eq!(store.container(&bot.id).await.expect("reads"), None);
-    assert!(matches!(
-        store.bot(&bot.id).await,
-        Err(Error::BotNotFound { .. })
-    ));
-    assert!(matches!(
-        store.bot_delete(&bot.id).await,
-        Err(Error::BotNotFound { .. })
-    ));
+    assert!(matches!(store.bot(&bot.id).await, Err(Error::BotNotFound { .. })));
+    assert!(matches!(store.bot_delete(&bot.id).await, Err(Error::BotNotFound { .. })));
 }
 
 #[tokio::test]
@@ -104,22 +86,10 @@ async fn operations_left_running_are_interrupted_on_open() {
     let dir = tempfile::tempdir().expect("temp dir");
     let path = dir.path().join("berth.db");
     let (store, _) = Store::open(&path).expect("opens");
-    let bot = store
-        .bot_insert(name("Crashy"), image())
-        .await
-        .expect("inserts");
-    store
-        .operation_begin("op1", &bot.id, "create")
-        .await
-        .expect("begins");
-    store
-        .operation_begin("op2", &bot.id, "create")
-        .await
-        .expect("begins");
-    store
-        .operation_end("op2", OperationState::Done, None)
-        .await
-        .expect("ends");
+    let bot = store.bot_insert(name("Crashy"), image()).await.expect("inserts");
+    store.operation_begin("op1", &bot.id, "create").await.expect("begins");
+    store.operation_begin("op2", &bot.id, "create").await.expect("begins");
+    store.operation_end("op2", OperationState::Done, None).await.expect("ends");
     drop(store);
 
     let (store, interrupted) = Store::open(&path).expect("opens again");
