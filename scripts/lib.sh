@@ -92,7 +92,8 @@ image_in_registry() {
 # The test image: Debian's static busybox in an otherwise empty root, imported into the
 # engine and pushed to the local registry under the tags the tests use.
 need_test_image() {
-  if image_in_registry "$TEST_IMAGE" latest && image_in_registry "$TEST_IMAGE" pull; then
+  if image_in_registry "$TEST_IMAGE" latest && image_in_registry "$TEST_IMAGE" pull \
+    && image_in_registry "$TEST_IMAGE" notail; then
     say "test image $TEST_IMAGE is in the registry"; return 0
   fi
   need_packages busybox-static
@@ -110,9 +111,12 @@ need_test_image() {
   echo pull >"$root/etc/berth-test-tag"
   tar -C "$root" -cf "$BERTH_WORK/rootfs.tar" .
   docker import --change 'CMD ["/bin/sh"]' "$BERTH_WORK/rootfs.tar" "$TEST_IMAGE:pull" >/dev/null
-  docker push -q "$TEST_IMAGE:latest" >/dev/null
-  docker push -q "$TEST_IMAGE:pull" >/dev/null
-  docker rmi "$TEST_IMAGE:pull" >/dev/null
+  # Without tail, a container can be created but not started: the tests' late failure.
+  rm "$root/bin/tail"
+  tar -C "$root" -cf "$BERTH_WORK/rootfs.tar" .
+  docker import --change 'CMD ["/bin/sh"]' "$BERTH_WORK/rootfs.tar" "$TEST_IMAGE:notail" >/dev/null
+  for tag in latest pull notail; do docker push -q "$TEST_IMAGE:$tag" >/dev/null; done
+  docker rmi "$TEST_IMAGE:pull" "$TEST_IMAGE:notail" >/dev/null
 }
 
 # The benchmark image: the test image plus four layers of 25 MB of random bytes each.

@@ -15,7 +15,7 @@ use crate::setup::Started;
 type Reply<T> = Result<T, ErrorPayload>;
 
 #[tauri::command]
-pub fn engine_status(berth: State<'_, Berth>) -> EngineStatus {
+pub fn engine_inspect(berth: State<'_, Berth>) -> EngineStatus {
     berth.engine_status()
 }
 
@@ -35,7 +35,7 @@ pub async fn bot_delete(berth: State<'_, Berth>, bot_id: String) -> Reply<()> {
 }
 
 #[tauri::command]
-pub async fn container_status(berth: State<'_, Berth>, bot_id: String) -> Reply<ContainerStatus> {
+pub async fn container_inspect(berth: State<'_, Berth>, bot_id: String) -> Reply<ContainerStatus> {
     Ok(berth.container_status(&bot_id).await?)
 }
 
@@ -46,8 +46,9 @@ pub async fn container_create(
     bot_id: String,
     on_progress: Channel<OperationEvent>,
 ) -> Reply<OperationInfo> {
-    let info = berth.container_create(&bot_id).await?;
-    stream(berth.operation_watch(&info.id)?, on_progress);
+    let watcher = berth.container_create(&bot_id).await?;
+    let info = watcher.info().clone();
+    stream(watcher, on_progress);
     Ok(info)
 }
 
@@ -95,7 +96,7 @@ pub fn operation_cancel(berth: State<'_, Berth>, operation_id: String) -> Reply<
 
 /// The UI's first paint, logged as the start-up figure the benchmark reads.
 #[tauri::command]
-pub fn window_painted(started: State<'_, Started>) {
+pub fn window_mark_painted(started: State<'_, Started>) {
     let millis = started.0.elapsed().as_millis();
     tracing::info!(millis, "first paint");
 }

@@ -6,7 +6,7 @@ use tokio::sync::broadcast::error::RecvError;
 
 pub const BOTS_CHANGED: &str = "bots://changed";
 pub const CONTAINER_CHANGED: &str = "container://changed";
-pub const ENGINE_STATUS: &str = "engine://status";
+pub const ENGINE_CHANGED: &str = "engine://changed";
 pub const OPERATIONS_CHANGED: &str = "operations://changed";
 
 pub fn forward(app: AppHandle, berth: &Berth) {
@@ -22,7 +22,7 @@ pub fn forward(app: AppHandle, berth: &Berth) {
             let emitted = match &change {
                 Change::Bots => app.emit(BOTS_CHANGED, ()),
                 Change::Container { .. } => app.emit(CONTAINER_CHANGED, &change),
-                Change::Engine { status } => app.emit(ENGINE_STATUS, status),
+                Change::Engine { status } => app.emit(ENGINE_CHANGED, status),
                 Change::Operations => app.emit(OPERATIONS_CHANGED, ()),
             };
             if let Err(error) = emitted {

@@ -16,11 +16,11 @@ pub fn run() {
     let app = tauri::Builder::default()
         .setup(move |app| setup::run(app, started))
         .invoke_handler(tauri::generate_handler![
-            commands::engine_status,
+            commands::engine_inspect,
             commands::bot_list,
             commands::bot_create,
             commands::bot_delete,
-            commands::container_status,
+            commands::container_inspect,
             commands::container_create,
             commands::container_start,
             commands::container_stop,
@@ -28,7 +28,7 @@ pub fn run() {
             commands::operation_list,
             commands::operation_watch,
             commands::operation_cancel,
-            commands::window_painted,
+            commands::window_mark_painted,
         ])
         .build(tauri::generate_context!("../tauri.conf.json"));
 

@@ -69,12 +69,10 @@ fn cli_round(image: &str, round: usize) -> Duration {
 async fn berth_round(berth: &Berth, image: &str, round: usize) -> (Duration, usize) {
     let bot = berth.bot_create(&format!("bench {round}"), image).await.expect("bot");
     let started = Instant::now();
-    let op = berth.container_create(&bot.id).await.expect("create starts");
+    let watcher = berth.container_create(&bot.id).await.expect("create starts");
     let mut messages = 0;
     let mut outcome = None;
-    berth
-        .operation_watch(&op.id)
-        .expect("watch")
+    watcher
         .forward(|event| {
             messages += 1;
             if let OperationEvent::Finished { outcome: o, .. } = event {

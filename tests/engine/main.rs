@@ -124,46 +124,57 @@ async fn tasks_counts_background_jobs() {
     assert!(two, "tasks read {:?}", tasks(&t).await);
 }
 
+/// Waits for a change of `bot`'s container heard after this call, for at most `limit`.
+async fn heard_within(
+    changes: &mut tokio::sync::broadcast::Receiver<Change>,
+    bot: &str,
+    limit: Duration,
+) -> bool {
+    let wait = async {
+        loop {
+            match changes.recv().await {
+                Ok(Change::Container { bot_id }) if bot_id == bot => return,
+                Ok(_) => {}
+                Err(e) => panic!("change stream broke: {e}"),
+            }
+        }
+    };
+    tokio::time::timeout(limit, wait).await.is_ok()
+}
+
 #[tokio::test]
 async fn outside_stop_and_remove_are_seen_live() {
     let t = TestBerth::start().await;
     let bot = t.running_bot("watched").await;
     let id = t.berth.container_status(&bot.id).await.expect("status").container_id.expect("id");
+    // Let the create's own events pass, so that only the outside commands can answer below.
+    tokio::time::sleep(Duration::from_millis(500)).await;
 
     let mut changes = t.berth.subscribe();
-    let heard = |changes: &mut tokio::sync::broadcast::Receiver<Change>| {
-        let bot = bot.id.clone();
-        let mut changes = changes.resubscribe();
-        async move {
-            loop {
-                match changes.recv().await {
-                    Ok(Change::Container { bot_id }) if bot_id == bot => return,
-                    Ok(_) => {}
-                    Err(e) => panic!("change stream broke: {e}"),
-                }
-            }
-        }
-    };
-
-    let waiting = tokio::spawn(heard(&mut changes));
-    docker(&["stop", "-t", "1", &id]);
-    tokio::time::timeout(Duration::from_secs(1), waiting)
-        .await
-        .expect("the stop is heard within a second")
-        .expect("listener");
+    docker(&["kill", "--signal", "KILL", &id]);
+    assert!(heard_within(&mut changes, &bot.id, Duration::from_secs(1)).await, "kill unheard");
     assert_eq!(state_of(&t, &bot.id).await, ContainerState::Stopped);
 
-    let waiting = tokio::spawn(heard(&mut changes));
+    let mut changes = t.berth.subscribe();
     docker(&["rm", &id]);
-    tokio::time::timeout(Duration::from_secs(1), waiting)
-        .await
-        .expect("the removal is heard within a second")
-        .expect("listener");
+    assert!(heard_within(&mut changes, &bot.id, Duration::from_secs(1)).await, "rm unheard");
     assert_eq!(state_of(&t, &bot.id).await, ContainerState::Missing);
 
     // A missing container can be created again.
     assert_eq!(t.create_container(&bot.id).await.0, Outcome::Done);
     assert_eq!(state_of(&t, &bot.id).await, ContainerState::Running);
+}
+
+#[tokio::test]
+async fn outside_exec_changes_tasks_live() {
+    let t = TestBerth::start().await;
+    let bot = t.running_bot("exec").await;
+    let id = t.berth.container_status(&bot.id).await.expect("status").container_id.expect("id");
+    tokio::time::sleep(Duration::from_millis(500)).await;
+
+    let mut changes = t.berth.subscribe();
+    docker(&["exec", "-d", &id, "sleep", "300"]);
+    assert!(heard_within(&mut changes, &bot.id, Duration::from_secs(1)).await, "exec unheard");
 }
 
 async fn assert_fails_cleanly(image: &str, kind: &str) {
@@ -192,19 +203,52 @@ async fn unreachable_registry_fails_with_nothing_left() {
 }
 
 #[tokio::test]
-async fn second_operation_on_a_bot_is_refused() {
+async fn second_operation_on_a_bot_is_refused_and_cancel_leaves_nothing() {
     let t = TestBerth::start().await;
-    let bot = t.berth.bot_create(&bot_name("busy"), &test_image("latest")).await.expect("bot");
+    let image = format!("127.0.0.1:{}/berth-test/never:latest", support::silent_registry());
+    let bot = t.berth.bot_create(&bot_name("busy"), &image).await.expect("bot");
 
-    let op = t.berth.container_create(&bot.id).await.expect("first create");
+    let watcher = t.berth.container_create(&bot.id).await.expect("first create");
+    let operation = watcher.info().id.clone();
     let second = t.berth.container_create(&bot.id).await;
     assert_eq!(second.expect_err("second create is refused").kind(), "busy");
     let stop = t.berth.container_stop(&bot.id).await;
     assert_eq!(stop.expect_err("stop is refused too").kind(), "busy");
+    assert_eq!(state_of(&t, &bot.id).await, ContainerState::Creating);
 
-    let watcher = t.berth.operation_watch(&op.id).expect("watch");
-    watcher.forward(|_| true).await;
-    assert_eq!(state_of(&t, &bot.id).await, ContainerState::Running);
+    t.berth.operation_cancel(&operation).expect("cancels");
+    let mut outcome = None;
+    let forward = watcher.forward(|event| {
+        if let OperationEvent::Finished { outcome: o, .. } = event {
+            outcome = Some(o);
+        }
+        true
+    });
+    tokio::time::timeout(Duration::from_secs(10), forward).await.expect("cancel ends it");
+    assert_eq!(outcome, Some(Outcome::Cancelled));
+    assert_eq!(state_of(&t, &bot.id).await, ContainerState::None);
+    assert!(t.leftovers().is_empty());
+}
+
+#[tokio::test]
+async fn failure_after_the_container_exists_removes_it_and_its_volume() {
+    let t = TestBerth::start().await;
+    let bot = t.berth.bot_create(&bot_name("notail"), &test_image("notail")).await.expect("bot");
+
+    let (outcome, events) = t.create_container(&bot.id).await;
+    let Outcome::Failed { error } = outcome else { panic!("expected a failure: {events:?}") };
+    assert!(error.message.contains("tail"), "the message names what is missing: {error:?}");
+    let phases: Vec<_> = events
+        .iter()
+        .filter_map(|e| match e {
+            OperationEvent::Progress(p) => p.phase,
+            _ => None,
+        })
+        .collect();
+    assert_eq!(phases.last(), Some(&Phase::Starting), "it failed while starting");
+
+    assert_eq!(state_of(&t, &bot.id).await, ContainerState::None);
+    assert!(t.leftovers().is_empty(), "undo removed {:?}", t.leftovers());
 }
 
 #[tokio::test]

@@ -49,8 +49,7 @@ impl TestBerth {
 
     /// Creates the bot's container and waits for the operation's end, collecting every event.
     pub async fn create_container(&self, bot: &str) -> (Outcome, Vec<OperationEvent>) {
-        let op = self.berth.container_create(bot).await.expect("create starts");
-        let watcher = self.berth.operation_watch(&op.id).expect("watches");
+        let watcher = self.berth.container_create(bot).await.expect("create starts");
         let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
         let forward = watcher.forward(move |event| tx.send(event).is_ok());
         tokio::time::timeout(Duration::from_secs(120), forward).await.expect("create ends");
@@ -130,6 +129,20 @@ pub fn uuid() -> String {
     static COUNTER: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
     let n = COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     format!("{nanos:x}-{}-{n}", std::process::id())
+}
+
+/// A registry that accepts connections and never answers, so that a pull from it lasts until
+/// it is cancelled. Connections stay open until the process ends.
+pub fn silent_registry() -> u16 {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("a free port");
+    let port = listener.local_addr().expect("bound").port();
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for stream in listener.incoming().flatten() {
+            held.push(stream);
+        }
+    });
+    port
 }
 
 /// Waits until `check` holds, polling every 20 ms, for at most `limit`.

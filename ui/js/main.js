@@ -17,8 +17,13 @@ import { renderSidebar } from './views/sidebar.js';
 const TASKS_REFRESH_MS = 5000;
 
 const store = createStore({ ...initialState(), pending: {} });
+/** Progress panels by operation id, so that a Cancel button always names its own operation. */
 const progressPanels = new Map();
+/** Operations this window follows, and bots whose Create this window is starting. */
 const watched = new Set();
+const creating = new Set();
+/** The newest status request per bot: older answers that arrive late are dropped. */
+const statusRequests = new Map();
 
 // ---- loading from the backend -------------------------------------------------------------
 
@@ -39,8 +44,11 @@ async function refreshBots() {
 
 async function refreshStatus(botId) {
   if (!botId) return;
+  const request = (statusRequests.get(botId) ?? 0) + 1;
+  statusRequests.set(botId, request);
   try {
-    const status = await containerApi.status(botId);
+    const status = await containerApi.inspect(botId);
+    if (statusRequests.get(botId) !== request) return;
     store.update((s) => ({ statuses: withKey(s.statuses, botId, status) }));
   } catch (error) {
     if (error.kind !== 'notFound') console.error('reading status failed', error);
@@ -48,7 +56,7 @@ async function refreshStatus(botId) {
 }
 
 async function refreshEngine() {
-  store.update({ engine: await engineApi.status() });
+  store.update({ engine: await engineApi.inspect() });
 }
 
 // ---- operations ---------------------------------------------------------------------------
@@ -62,14 +70,15 @@ function onOperationEvent(botId) {
         errors: withKey(s.errors, botId, undefined),
       }));
     } else if (event === 'progress') {
-      progressPanels.get(botId)?.update(data);
+      const operationId = store.get().operations[botId]?.info.id;
+      progressPanels.get(operationId)?.update(data);
       store.update((s) => {
         const op = s.operations[botId];
         return op ? { operations: withKey(s.operations, botId, { ...op, progress: data }) } : {};
       });
     } else if (event === 'finished') {
       watched.delete(data.operationId);
-      progressPanels.delete(botId);
+      progressPanels.delete(data.operationId);
       const error = data.outcome.state === 'failed' ? data.outcome.error : undefined;
       store.update((s) => ({
         operations: withKey(s.operations, botId, undefined),
@@ -81,11 +90,11 @@ function onOperationEvent(botId) {
   };
 }
 
-function panelFor(botId, operationId) {
-  if (!progressPanels.has(botId)) {
-    progressPanels.set(botId, createProgressPanel(() => cancelOperation(operationId)));
+function panelFor(operationId) {
+  if (!progressPanels.has(operationId)) {
+    progressPanels.set(operationId, createProgressPanel(() => cancelOperation(operationId)));
   }
-  return progressPanels.get(botId);
+  return progressPanels.get(operationId);
 }
 
 async function cancelOperation(operationId) {
@@ -99,12 +108,12 @@ async function cancelOperation(operationId) {
 /** Follows operations the backend runs that this window is not following yet. */
 async function attachToRunningOperations() {
   for (const info of await operationsApi.list()) {
-    if (info.kind !== 'create' || watched.has(info.id)) continue;
+    if (info.kind !== 'create' || watched.has(info.id) || creating.has(info.botId)) continue;
     watched.add(info.id);
-    panelFor(info.botId, info.id);
     operationsApi.watch(info.id, onOperationEvent(info.botId)).catch(() => {
-      // It ended between the list and the watch: the finished refresh covers it.
+      // It ended between the list and the watch: the status refresh shows its result.
       watched.delete(info.id);
+      refreshStatus(info.botId);
     });
   }
 }
@@ -144,12 +153,16 @@ const actions = {
   },
 
   async createContainer(botId) {
+    // The backend announces the operation before this call returns; until it does, the
+    // announcement must not make this window follow the operation a second time.
+    creating.add(botId);
     try {
       const info = await containerApi.create(botId, onOperationEvent(botId));
       watched.add(info.id);
-      panelFor(botId, info.id);
     } catch (error) {
       setError(botId, error);
+    } finally {
+      creating.delete(botId);
     }
   },
 
@@ -207,7 +220,7 @@ function render(state) {
   const pageInputs = [state.bots, botId, state.statuses[botId], op?.info, state.errors[botId],
     state.pending[botId]];
   if (pageInputs.some((v, i) => v !== rendered.page?.[i])) {
-    const panel = op ? panelFor(botId, op.info.id) : null;
+    const panel = op ? panelFor(op.info.id) : null;
     renderBotPage(els.main, state, actions, panel);
   }
   rendered = { engine: state.engine, sidebar: sidebarInputs, page: pageInputs };
@@ -216,11 +229,15 @@ function render(state) {
 // ---- start --------------------------------------------------------------------------------
 
 function listenToBackend() {
-  listen('bots://changed', refreshBots);
+  // Also sent when the backend missed events: the open bot's status is read again too.
+  listen('bots://changed', () => {
+    refreshBots();
+    refreshStatus(store.get().selectedBotId);
+  });
   listen('container://changed', ({ botId }) => {
     if (botId === store.get().selectedBotId) refreshStatus(botId);
   });
-  listen('engine://status', (engine) => {
+  listen('engine://changed', (engine) => {
     store.update({ engine });
     refreshBots();
     refreshStatus(store.get().selectedBotId);
@@ -257,7 +274,7 @@ async function start() {
   await attachToRunningOperations();
   refreshTasksWhileRunning();
   document.body.dataset.ready = 'true';
-  requestAnimationFrame(() => requestAnimationFrame(() => engineApi.painted()));
+  requestAnimationFrame(() => requestAnimationFrame(() => engineApi.markPainted()));
 }
 
 start().catch((error) => console.error('Berth failed to start', error));

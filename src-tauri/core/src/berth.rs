@@ -192,31 +192,31 @@ impl Berth {
         lifecycle::status(self.inner.link.engine(), &self.inner.store, &bot, operation).await
     }
 
-    /// Starts creating the bot's container and returns at once with the operation, whose
-    /// progress [`Berth::operation_watch`] follows.
-    pub async fn container_create(&self, bot: &str) -> Result<OperationInfo> {
+    /// Starts creating the bot's container and returns at once with a reader of the
+    /// operation's progress. The reader exists before the work starts, so even a create that
+    /// fails at once reports its failure to it.
+    pub async fn container_create(&self, bot: &str) -> Result<Watcher> {
         let bot = self.inner.store.bot(bot).await?;
+        let span = tracing::info_span!("container_create", bot = %bot.id);
         let engine = self.inner.link.engine()?;
         let op = self.inner.operations.begin(&bot.id, OperationKind::Create)?;
-        let info = op.info().clone();
-        self.inner.store.operation_begin(&info.id, &bot.id, "create").await?;
+        let watcher = op.watch();
+        self.inner.store.operation_begin(&op.info().id, &bot.id, "create").await?;
         self.changed(Change::Operations);
         self.changed(Change::Container { bot_id: bot.id.clone() });
 
         let this = self.clone();
-        let span = tracing::info_span!("container_create", bot = %bot.id, operation = %info.id);
-        tokio::spawn(
-            async move {
-                let result = lifecycle::create(&engine, &this.inner.store, &bot, &op).await;
-                this.record_end(&op.info().id, &result).await;
-                op.finish(Outcome::from(&result));
-                this.changed(Change::Operations);
-                this.changed(Change::Container { bot_id: bot.id.clone() });
-                this.changed(Change::Bots);
-            }
-            .instrument(span),
-        );
-        Ok(info)
+        let work = async move {
+            tracing::info!(operation = %op.info().id, image = %bot.image, "create started");
+            let result = lifecycle::create(&engine, &this.inner.store, &bot, &op).await;
+            this.record_end(&op.info().id, &result).await;
+            op.finish(Outcome::from(&result));
+            this.changed(Change::Operations);
+            this.changed(Change::Container { bot_id: bot.id.clone() });
+            this.changed(Change::Bots);
+        };
+        tokio::spawn(work.instrument(span));
+        Ok(watcher)
     }
 
     pub async fn container_start(&self, bot: &str) -> Result<()> {
@@ -327,5 +327,19 @@ async fn relay_link_events(
         if redraw_list {
             let _ = changes.send(Change::Bots);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn changes_serialize_as_the_ui_reads_them() {
+        let change = Change::Container { bot_id: "b1".into() };
+        let json = serde_json::to_value(change).expect("serializes");
+        assert_eq!(json, serde_json::json!({"type": "container", "botId": "b1"}));
+        let json = serde_json::to_value(Change::Bots).expect("serializes");
+        assert_eq!(json, serde_json::json!({"type": "bots"}));
     }
 }

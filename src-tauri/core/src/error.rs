@@ -55,6 +55,10 @@ pub enum Error {
     #[error("image `{image}` was not found: {message}")]
     ImageNotFound { image: String, message: String },
 
+    /// The image cannot host a bot container.
+    #[error("image `{image}` cannot be used: {reason}")]
+    ImageUnsuitable { image: String, reason: String },
+
     /// The pull stream reported an error, or ended without finishing.
     #[error("pulling `{image}` failed: {message}")]
     Pull { image: String, message: String },
@@ -74,6 +78,10 @@ pub enum Error {
         #[source]
         source: rusqlite_migration::Error,
     },
+
+    /// An operation's worker stopped without saying how it ended: a bug, reported as such.
+    #[error("{operation} ended without an outcome")]
+    Unfinished { operation: String },
 
     /// Berth is shutting down and can no longer do the work.
     #[error("Berth is shutting down")]
@@ -105,9 +113,11 @@ impl Error {
             Error::Engine { .. } => "engine",
             Error::ImageNotFound { .. } => "imageNotFound",
             Error::Pull { .. } => "pull",
+            Error::ImageUnsuitable { .. } => "imageUnsuitable",
             Error::Store { .. } | Error::Migration { .. } => "store",
             Error::Io { .. } => "io",
             Error::ShuttingDown => "shuttingDown",
+            Error::Unfinished { .. } => "internal",
         }
     }
 

@@ -98,7 +98,7 @@ pub(crate) async fn status(
                 status.created_at = facts.created_at;
                 status.started_at = facts.started_at;
                 if facts.state == RunState::Running {
-                    status.tasks = Some(engine.tasks(&facts.id).await?);
+                    status.tasks = engine.tasks(&facts.id).await?;
                 }
             }
             None => status.state = ContainerState::Missing,
@@ -137,6 +137,11 @@ pub(crate) async fn create(
         engine
             .pull(&image, op.cancel_token(), |pull| op.report(|p| p.pull = Some(pull.snapshot())))
             .await?;
+        // A stream that ends cleanly but early (an engine restarting) is no pull.
+        if !engine.has_image(&image).await? {
+            let message = "the engine ended the pull without the image".to_owned();
+            return Err(Error::Pull { image: image.as_str().to_owned(), message });
+        }
     }
     op.check_cancelled()?;
     let digest = engine.image_digest(&image).await?;
@@ -176,7 +181,21 @@ async fn make_container(
 
     op.report(|p| p.phase = Some(Phase::Starting));
     engine.start_container(&id).await?;
+    if let Some(last_words) = engine.exited_early(&id).await? {
+        return Err(unsuitable(image, &last_words));
+    }
     op.check_cancelled()
+}
+
+/// Berth's container runs `tail` under Docker's init to keep going: an image whose main
+/// process stops at once cannot host a bot, and the init's last words usually say why.
+fn unsuitable(image: &ImageRef, last_words: &str) -> Error {
+    let reason = if last_words.contains("exec tail failed") {
+        "it has no `tail` command, which Berth runs to keep the container going".to_owned()
+    } else {
+        format!("its container stopped as soon as it started ({last_words})")
+    };
+    Error::ImageUnsuitable { image: image.as_str().to_owned(), reason }
 }
 
 /// Removes what an unfinished create made. Failures are logged, not raised: the create's own

@@ -185,6 +185,11 @@ impl OperationHandle {
         &self.running.info
     }
 
+    /// A reader of this operation, from its latest state on.
+    pub fn watch(&self) -> Watcher {
+        Watcher { running: Arc::clone(&self.running) }
+    }
+
     pub fn cancel_token(&self) -> &CancellationToken {
         &self.running.cancel
     }
@@ -216,8 +221,8 @@ impl OperationHandle {
 impl Drop for OperationHandle {
     fn drop(&mut self) {
         if !self.finished {
-            let message = format!("{} ended without an outcome", self.running.info.kind);
-            self.end(Outcome::Failed { error: ErrorPayload { kind: "internal".into(), message } });
+            let error = Error::Unfinished { operation: self.running.info.kind.to_string() };
+            self.end(Outcome::Failed { error: error.payload() });
         }
     }
 }

@@ -1,6 +1,6 @@
 import { channel, invoke } from '../ipc.js';
 
-export const status = (botId) => invoke('container_status', { botId });
+export const inspect = (botId) => invoke('container_inspect', { botId });
 export const start = (botId) => invoke('container_start', { botId });
 export const stop = (botId) => invoke('container_stop', { botId });
 export const remove = (botId, keepData) => invoke('container_delete', { botId, keepData });

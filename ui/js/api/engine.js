@@ -1,4 +1,4 @@
 import { invoke } from '../ipc.js';
 
-export const status = () => invoke('engine_status');
-export const painted = () => invoke('window_painted');
+export const inspect = () => invoke('engine_inspect');
+export const markPainted = () => invoke('window_mark_painted');

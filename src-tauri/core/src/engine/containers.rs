@@ -10,12 +10,14 @@ use std::collections::HashMap;
 use bollard::models::{ContainerCreateBody, ContainerStateStatusEnum, HostConfig};
 use bollard::models::{ContainerSummaryStateEnum, VolumeCreateRequest};
 use bollard::query_parameters::{
-    CreateContainerOptionsBuilder, ListContainersOptionsBuilder, RemoveContainerOptionsBuilder,
-    RemoveVolumeOptionsBuilder, StopContainerOptionsBuilder, TopOptionsBuilder,
+    CreateContainerOptionsBuilder, ListContainersOptionsBuilder, LogsOptionsBuilder,
+    RemoveContainerOptionsBuilder, RemoveVolumeOptionsBuilder, StopContainerOptionsBuilder,
+    TopOptionsBuilder,
 };
+use futures_util::StreamExt;
 use serde::Serialize;
 
-use super::{is_not_found, Engine, LABEL_BOT};
+use super::{is_conflict, is_not_found, Engine, LABEL_BOT};
 use crate::bots::ImageRef;
 use crate::error::Result;
 
@@ -173,16 +175,42 @@ impl Engine {
         }))
     }
 
-    /// Processes running in the container besides its init and main process.
-    pub async fn tasks(&self, id: &str) -> Result<u32> {
+    /// Processes running in the container besides its init and main process; `None` when it
+    /// is not running (it may stop between an inspect and this call).
+    pub async fn tasks(&self, id: &str) -> Result<Option<u32>> {
         let options = TopOptionsBuilder::default().ps_args("-e -o pid").build();
-        let top = self
-            .docker
-            .top_processes(id, Some(options))
-            .await
-            .map_err(self.error(format!("listing processes of container `{id}`")))?;
+        let top = match self.docker.top_processes(id, Some(options)).await {
+            Ok(top) => top,
+            // 409: the container is not running; 404: it is gone. Either way it has no tasks.
+            Err(e) if is_not_found(&e) || is_conflict(&e) => return Ok(None),
+            Err(e) => return Err(self.error(format!("listing processes of container `{id}`"))(e)),
+        };
         let count = top.processes.map_or(0, |p| p.len()).saturating_sub(OWN_PROCESSES);
-        Ok(u32::try_from(count).unwrap_or(u32::MAX))
+        Ok(Some(u32::try_from(count).unwrap_or(u32::MAX)))
+    }
+
+    /// When the container has already stopped, what it last said: its exit code and final
+    /// log lines. A main process that cannot start ends within milliseconds of the start.
+    pub async fn exited_early(&self, id: &str) -> Result<Option<String>> {
+        let inspect = self
+            .docker
+            .inspect_container(id, None)
+            .await
+            .map_err(self.error(format!("inspecting container `{id}`")))?;
+        let state = inspect.state.unwrap_or_default();
+        if state.running == Some(true) {
+            return Ok(None);
+        }
+
+        let options = LogsOptionsBuilder::default().stdout(true).stderr(true).tail("5").build();
+        let lines: Vec<String> = self
+            .docker
+            .logs(id, Some(options))
+            .filter_map(|line| async move { line.ok().map(|l| l.to_string()) })
+            .collect()
+            .await;
+        let code = state.exit_code.unwrap_or_default();
+        Ok(Some(format!("exit code {code}: {}", lines.concat().trim())))
     }
 
     /// The run state of every Berth container the engine has, by bot id.

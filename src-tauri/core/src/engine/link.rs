@@ -144,8 +144,11 @@ const STATE_ACTIONS: &[&str] = &[
     "exec_die",
 ];
 
+/// Exec actions carry their command (`exec_start: sleep 300`): only the part before the
+/// colon names the action.
 fn changes_state(action: &str) -> bool {
-    STATE_ACTIONS.contains(&action)
+    let name = action.split_once(':').map_or(action, |(name, _)| name);
+    STATE_ACTIONS.contains(&name.trim())
 }
 
 struct Supervisor {
@@ -165,6 +168,8 @@ impl Supervisor {
                     self.set(EngineState::Connected(engine.clone()));
                     let reason = self.follow(&engine).await;
                     tracing::warn!(endpoint = %self.host, %reason, "lost the engine's event stream");
+                    // Until it answers again the engine is not known to be there.
+                    self.set(EngineState::Connecting { endpoint: self.host.clone() });
                     // A stream that breaks at once again and again must not spin.
                     tokio::time::sleep(FIRST_RETRY).await;
                 }
@@ -173,7 +178,10 @@ impl Supervisor {
                         Error::EngineUnreachable { reason, .. } => reason,
                         other => other.to_string(),
                     };
-                    tracing::debug!(endpoint = %self.host, %reason, ?retry, "engine unreachable");
+                    if retry == FIRST_RETRY {
+                        tracing::warn!(endpoint = %self.host, %reason, "engine unreachable");
+                    }
+                    tracing::debug!(endpoint = %self.host, %reason, ?retry, "will retry");
                     self.set(EngineState::Unreachable {
                         endpoint: self.host.clone(),
                         reason,
@@ -236,6 +244,13 @@ mod tests {
         assert!(!changes_state("top"));
         assert!(!changes_state("attach"));
         assert!(!changes_state("exec_create"));
+    }
+
+    #[test]
+    fn exec_start_with_its_command_counts_as_a_change() {
+        assert!(changes_state("exec_start: sleep 300"));
+        assert!(changes_state("exec_die"));
+        assert!(!changes_state("exec_create: sleep 300"));
     }
 
     #[test]

@@ -146,6 +146,11 @@ pub(crate) fn is_not_found(e: &bollard::errors::Error) -> bool {
     matches!(e, bollard::errors::Error::DockerResponseServerError { status_code: 404, .. })
 }
 
+/// True when the engine refused because of the target's state (a stopped container's `top`).
+pub(crate) fn is_conflict(e: &bollard::errors::Error) -> bool {
+    matches!(e, bollard::errors::Error::DockerResponseServerError { status_code: 409, .. })
+}
+
 /// A short reason for a transport failure, without the error's debug noise.
 fn reason_of(e: &bollard::errors::Error) -> String {
     use std::error::Error as _;

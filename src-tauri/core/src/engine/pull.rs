@@ -106,8 +106,10 @@ impl Engine {
             return Ok(response);
         }
 
-        let body = response.into_body().collect().await.map(|b| b.to_bytes()).unwrap_or_default();
-        let message = engine_message(&body);
+        let message = match response.into_body().collect().await {
+            Ok(body) => engine_message(&body.to_bytes()),
+            Err(e) => format!("the engine answered {status} and its reason could not be read: {e}"),
+        };
         tracing::debug!(%status, %message, "the engine refused the pull");
         Err(match status {
             StatusCode::NOT_FOUND => Error::ImageNotFound { image: image.as_str().into(), message },
@@ -157,6 +159,9 @@ fn engine_message(body: &[u8]) -> String {
     }
 }
 
+/// Sorts a pull failure by its message. The engine reports a missing image or tag only in
+/// words, in the stream or with a 404 or 500 depending on the registry and the engine's
+/// version; these phrases are the ones the distribution code and Docker Hub use.
 fn pull_error(image: &ImageRef, message: String) -> Error {
     let missing = ["not found", "manifest unknown", "pull access denied", "does not exist"];
     let lower = message.to_lowercase();
