@@ -181,7 +181,7 @@ async fn make_container(
 
     op.report(|p| p.phase = Some(Phase::Starting));
     engine.start_container(&id).await?;
-    if let Some(last_words) = engine.exited_early(&id).await? {
+    if let Some(last_words) = engine.main_process_started(&id).await? {
         return Err(unsuitable(image, &last_words));
     }
     op.check_cancelled()

@@ -27,6 +27,10 @@ pub const DATA_PATH: &str = "/data";
 /// What the container's main process runs: it waits, costs nothing and ends on SIGTERM.
 const KEEP_RUNNING: [&str; 3] = ["tail", "-f", "/dev/null"];
 
+/// How often, and how long, a create looks for the main process after the start.
+const MAIN_PROCESS_CHECKS: u32 = 100;
+const MAIN_PROCESS_INTERVAL: std::time::Duration = std::time::Duration::from_millis(20);
+
 /// Processes Berth itself puts in a running container: the init and the main process.
 const OWN_PROCESSES: usize = 2;
 
@@ -189,19 +193,44 @@ impl Engine {
         Ok(Some(u32::try_from(count).unwrap_or(u32::MAX)))
     }
 
-    /// When the container has already stopped, what it last said: its exit code and final
-    /// log lines. A main process that cannot start ends within milliseconds of the start.
-    pub async fn exited_early(&self, id: &str) -> Result<Option<String>> {
+    /// Waits until the just-started container's main process runs. When the container stops
+    /// instead (an image without `tail`, say), returns what it last said.
+    ///
+    /// The start call returns before the init has executed the main process, so a start that
+    /// succeeded says nothing about it; the process list does.
+    pub async fn main_process_started(&self, id: &str) -> Result<Option<String>> {
+        let options = TopOptionsBuilder::default().ps_args("-e -o pid,comm").build();
+        for _ in 0..MAIN_PROCESS_CHECKS {
+            match self.docker.top_processes(id, Some(options.clone())).await {
+                Ok(top) => {
+                    let rows = top.processes.unwrap_or_default();
+                    if rows.iter().any(|row| row.last().is_some_and(|c| c == KEEP_RUNNING[0])) {
+                        return Ok(None);
+                    }
+                }
+                // A container that is stopping answers 409 or a runtime error; one that stopped
+                // has the reason in its last words, and any other failure is tried again.
+                Err(e) => {
+                    let running = self.inspect_container(id).await?.map(|f| f.state);
+                    if running != Some(RunState::Running) {
+                        return self.last_words(id).await.map(Some);
+                    }
+                    tracing::debug!(container = id, error = %e, "process list failed, retrying");
+                }
+            }
+            tokio::time::sleep(MAIN_PROCESS_INTERVAL).await;
+        }
+        Ok(None)
+    }
+
+    /// The stopped container's exit code and final log lines.
+    async fn last_words(&self, id: &str) -> Result<String> {
         let inspect = self
             .docker
             .inspect_container(id, None)
             .await
             .map_err(self.error(format!("inspecting container `{id}`")))?;
         let state = inspect.state.unwrap_or_default();
-        if state.running == Some(true) {
-            return Ok(None);
-        }
-
         let options = LogsOptionsBuilder::default().stdout(true).stderr(true).tail("5").build();
         let lines: Vec<String> = self
             .docker
@@ -210,7 +239,7 @@ impl Engine {
             .collect()
             .await;
         let code = state.exit_code.unwrap_or_default();
-        Ok(Some(format!("exit code {code}: {}", lines.concat().trim())))
+        Ok(format!("exit code {code}: {}", lines.concat().trim()))
     }
 
     /// The run state of every Berth container the engine has, by bot id.
