@@ -268,7 +268,7 @@ async fn a_refused_name_says_why_in_the_form() {
     s.click("submit-bot").await;
     s.wait_for_text(
         "#bot-image-error",
-        "invalid image reference `busybox with space`: an image reference cannot hold spaces",
+        "`busybox with space` is not a valid image reference: it cannot hold spaces",
         Duration::from_secs(10),
     )
     .await;

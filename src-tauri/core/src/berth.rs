@@ -199,7 +199,7 @@ impl Berth {
         let bot = self.inner.store.bot(bot).await?;
         let span = tracing::info_span!("container_create", bot = %bot.id);
         let engine = self.inner.link.engine()?;
-        let op = self.inner.operations.begin(&bot.id, OperationKind::Create)?;
+        let op = self.begin(&bot, OperationKind::Create)?;
         let watcher = op.watch();
         self.inner.store.operation_begin(&op.info().id, &bot.id, "create").await?;
         self.changed(Change::Operations);
@@ -266,7 +266,7 @@ impl Berth {
         let span = tracing::info_span!("operation", bot = %bot.id, %kind);
         async {
             let engine = self.inner.link.engine()?;
-            let op = self.inner.operations.begin(&bot.id, kind)?;
+            let op = self.begin(bot, kind)?;
             let id = op.info().id.clone();
             self.inner.store.operation_begin(&id, &bot.id, &kind.to_string()).await?;
 
@@ -279,6 +279,14 @@ impl Berth {
         }
         .instrument(span)
         .await
+    }
+
+    /// Begins an operation on the bot; a refusal names the bot as its user named it.
+    fn begin(&self, bot: &Bot, kind: OperationKind) -> Result<crate::operations::OperationHandle> {
+        self.inner.operations.begin(&bot.id, kind).map_err(|e| match e {
+            Error::Busy { operation, .. } => Error::Busy { bot: bot.name.clone(), operation },
+            other => other,
+        })
     }
 
     async fn record_end(&self, operation: &str, result: &Result<()>) {

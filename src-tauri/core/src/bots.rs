@@ -1,7 +1,9 @@
 //! Bots and the rules their fields follow: names people choose and images they name.
 
-use oci_spec::distribution::Reference;
+use oci_spec::distribution::{ParseError, Reference};
 use serde::Serialize;
+use unicode_normalization::UnicodeNormalization;
+use unicode_segmentation::UnicodeSegmentation;
 
 use crate::error::{Error, Result};
 
@@ -18,7 +20,9 @@ pub struct Bot {
     pub created_at: i64,
 }
 
-/// A bot name that passed the rules: trimmed, 1 to 64 characters, no control characters.
+/// A bot name that passed the rules: trimmed, in Unicode's composed form (NFC), 1 to 64
+/// characters as people count them (grapheme clusters), with something visible, and without
+/// control or text-direction characters that would make it look like another name.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BotName {
     display: String,
@@ -27,21 +31,26 @@ pub struct BotName {
 
 impl BotName {
     pub fn parse(raw: &str) -> Result<BotName> {
-        let display = raw.trim();
+        let display: String = raw.trim().nfc().collect();
         let invalid = |reason: &str| Error::InvalidName { reason: reason.to_owned() };
 
         if display.is_empty() {
             return Err(invalid("a name is required"));
         }
-        if display.chars().count() > NAME_MAX_CHARS {
+        if display.graphemes(true).count() > NAME_MAX_CHARS {
             return Err(invalid("a name has at most 64 characters"));
         }
-        if display.chars().any(char::is_control) {
-            return Err(invalid("a name cannot hold control characters such as line breaks"));
+        if display.chars().any(|c| c.is_control() || is_separator_or_direction(c)) {
+            return Err(invalid(
+                "a name cannot hold control characters, line breaks or text-direction marks",
+            ));
         }
 
-        let key = display.to_lowercase();
-        Ok(BotName { display: display.to_owned(), key })
+        let key = comparison_key(&display);
+        if key.chars().all(char::is_whitespace) {
+            return Err(invalid("a name needs at least one visible character"));
+        }
+        Ok(BotName { display, key })
     }
 
     /// The name as the user wrote it, trimmed.
@@ -49,10 +58,50 @@ impl BotName {
         &self.display
     }
 
-    /// The form two names are compared in: equal keys mean the same name ignoring case.
+    /// The form two names are compared in: equal keys mean the same name to a reader.
     pub fn key(&self) -> &str {
         &self.key
     }
+}
+
+/// Compatibility-normalised (NFKC), fully case-folded (`ß` and `SS` alike), without the
+/// invisible characters that would let two names differ only in what nobody can see.
+fn comparison_key(name: &str) -> String {
+    let visible: String = name.nfkc().filter(|c| !is_default_ignorable(*c)).collect();
+    caseless::default_case_fold_str(&visible)
+}
+
+/// Line and paragraph separators, and the marks that reorder text (`abc\u{202E}gnp.exe` shows
+/// as `abcexe.png`).
+fn is_separator_or_direction(c: char) -> bool {
+    matches!(c, '\u{2028}' | '\u{2029}' | '\u{061C}' | '\u{200E}' | '\u{200F}')
+        || ('\u{202A}'..='\u{202E}').contains(&c)
+        || ('\u{2066}'..='\u{2069}').contains(&c)
+}
+
+/// Unicode's Default_Ignorable_Code_Point (DerivedCoreProperties.txt, Unicode 15): characters
+/// that render as nothing, such as zero-width spaces and soft hyphens.
+fn is_default_ignorable(c: char) -> bool {
+    const RANGES: &[(char, char)] = &[
+        ('\u{00AD}', '\u{00AD}'),
+        ('\u{034F}', '\u{034F}'),
+        ('\u{061C}', '\u{061C}'),
+        ('\u{115F}', '\u{1160}'),
+        ('\u{17B4}', '\u{17B5}'),
+        ('\u{180B}', '\u{180F}'),
+        ('\u{200B}', '\u{200F}'),
+        ('\u{202A}', '\u{202E}'),
+        ('\u{2060}', '\u{206F}'),
+        ('\u{3164}', '\u{3164}'),
+        ('\u{FE00}', '\u{FE0F}'),
+        ('\u{FEFF}', '\u{FEFF}'),
+        ('\u{FFA0}', '\u{FFA0}'),
+        ('\u{FFF0}', '\u{FFF8}'),
+        ('\u{1BCA0}', '\u{1BCA3}'),
+        ('\u{1D173}', '\u{1D17A}'),
+        ('\u{E0000}', '\u{E0FFF}'),
+    ];
+    RANGES.iter().any(|(low, high)| (*low..=*high).contains(&c))
 }
 
 /// An image reference that follows the Docker reference grammar.
@@ -65,16 +114,22 @@ pub struct ImageRef {
 impl ImageRef {
     pub fn parse(raw: &str) -> Result<ImageRef> {
         let written = raw.trim();
-        let invalid =
-            |reason: String| Error::InvalidReference { reference: written.to_owned(), reason };
+        let invalid = |reason: &str| Error::InvalidReference {
+            reference: written.to_owned(),
+            reason: if written.is_empty() {
+                reason.to_owned()
+            } else {
+                format!("`{written}` is not a valid image reference: {reason}")
+            },
+        };
 
         if written.is_empty() {
-            return Err(invalid("an image reference is required".into()));
+            return Err(invalid("an image reference is required"));
         }
         if written.chars().any(char::is_whitespace) {
-            return Err(invalid("an image reference cannot hold spaces".into()));
+            return Err(invalid("it cannot hold spaces"));
         }
-        let parsed = Reference::try_from(written).map_err(|e| invalid(e.to_string()))?;
+        let parsed = Reference::try_from(written).map_err(|e| invalid(&explain(written, &e)))?;
 
         Ok(ImageRef { written: written.to_owned(), parsed })
     }
@@ -92,6 +147,38 @@ impl ImageRef {
     /// What to pull of the repository: the digest when pinned, else the tag.
     pub fn tag_or_digest(&self) -> &str {
         self.parsed.digest().or(self.parsed.tag()).unwrap_or("latest")
+    }
+}
+
+/// Says what is wrong with a reference in the words of someone writing one.
+fn explain(written: &str, error: &ParseError) -> String {
+    let name = written.split(['@', ':']).next().unwrap_or(written);
+    let path = name.split_once('/').map_or(name, |(first, rest)| {
+        if first.contains(['.', ':']) || first == "localhost" {
+            rest
+        } else {
+            name
+        }
+    });
+    match error {
+        ParseError::DigestInvalidFormat
+        | ParseError::DigestInvalidLength
+        | ParseError::DigestUnsupported => {
+            "a digest is `sha256:` followed by 64 hexadecimal digits".into()
+        }
+        ParseError::NameTooLong => "the name has more than 255 characters".into(),
+        ParseError::NameContainsUppercase => "repository names are lowercase".into(),
+        ParseError::TagInvalidFormat => {
+            "a tag has up to 128 letters, digits, `_`, `.` and `-`".into()
+        }
+        _ if path.chars().any(char::is_uppercase) => "repository names are lowercase".into(),
+        _ if written.ends_with(':') || written.ends_with('@') => {
+            "something must follow the last `:` or `@`".into()
+        }
+        _ if written.contains('@') => {
+            "a digest is `sha256:` followed by 64 hexadecimal digits".into()
+        }
+        _ => "it does not read as `[registry/]name[:tag][@digest]`".into(),
     }
 }
 
@@ -138,6 +225,41 @@ mod tests {
     fn control_characters_are_refused() {
         assert!(name_error("two\nlines").contains("control"));
         assert!(name_error("bell\u{7}").contains("control"));
+        assert!(name_error("line\u{2028}separator").contains("line breaks"));
+    }
+
+    #[test]
+    fn direction_marks_that_disguise_a_name_are_refused() {
+        assert!(name_error("abc\u{202E}gnp.exe").contains("text-direction"));
+        assert!(name_error("\u{2067}scout").contains("text-direction"));
+    }
+
+    #[test]
+    fn invisible_only_names_are_refused() {
+        assert!(name_error("\u{200B}").contains("visible"));
+        assert!(name_error("\u{00AD}\u{FEFF}").contains("visible"));
+    }
+
+    #[test]
+    fn names_that_look_alike_share_a_key() {
+        let key = |raw: &str| BotName::parse(raw).expect(raw).key().to_owned();
+        assert_eq!(key("Scout\u{200B}"), key("Scout"), "zero-width space");
+        assert_eq!(key("Sco\u{00AD}ut"), key("Scout"), "soft hyphen");
+        assert_eq!(key("A\u{0308}rger"), key("Ärger"), "decomposed umlaut");
+        assert_eq!(key("Straße"), key("STRASSE"), "full case folding");
+        assert_eq!(key("ｓｃｏｕｔ"), key("scout"), "full-width letters");
+    }
+
+    #[test]
+    fn names_are_stored_composed() {
+        assert_eq!(BotName::parse("A\u{0308}rger").expect("valid").as_str(), "Ärger");
+    }
+
+    #[test]
+    fn length_counts_what_people_see_as_characters() {
+        let family = "👨\u{200D}👩\u{200D}👧";
+        assert!(BotName::parse(&family.repeat(64)).is_ok(), "64 family emoji fit");
+        assert!(name_error(&family.repeat(65)).contains("64"));
     }
 
     #[test]
@@ -170,6 +292,31 @@ mod tests {
         let digest = format!("sha256:{}", "a".repeat(64));
         let image = ImageRef::parse(&format!("alpine:3@{digest}")).expect("valid");
         assert_eq!(image.tag_or_digest(), digest);
+    }
+
+    fn reference_error(raw: &str) -> String {
+        match ImageRef::parse(raw) {
+            Err(e @ Error::InvalidReference { .. }) => e.to_string(),
+            other => panic!("expected an invalid reference for {raw:?}, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn reference_errors_say_what_to_change() {
+        assert_eq!(reference_error("  "), "an image reference is required");
+        assert_eq!(
+            reference_error("Ubuntu"),
+            "`Ubuntu` is not a valid image reference: repository names are lowercase"
+        );
+        assert!(reference_error("ubuntu:").contains("must follow the last `:`"));
+        assert!(reference_error("ubuntu@sha256:123").contains("64 hexadecimal digits"));
+        assert!(reference_error("ubuntu latest").contains("cannot hold spaces"));
+        assert!(reference_error(&"a".repeat(300)).contains("255"));
+    }
+
+    #[test]
+    fn registry_host_may_have_capitals() {
+        assert!(ImageRef::parse("Registry.Example:5000/team/bot:1").is_ok());
     }
 
     #[test]

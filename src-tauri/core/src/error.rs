@@ -15,24 +15,25 @@ pub enum Error {
     #[error("a bot named `{name}` already exists")]
     NameTaken { name: String },
 
-    /// The image reference does not follow the Docker reference grammar.
-    #[error("invalid image reference `{reference}`: {reason}")]
+    /// The image reference does not follow the Docker reference grammar; `reason` says why
+    /// in a sentence that names the reference.
+    #[error("{reason}")]
     InvalidReference { reference: String, reason: String },
 
     /// No bot has this id.
     #[error("no bot with id `{bot}`")]
     BotNotFound { bot: String },
 
-    /// The bot has no container to act on.
-    #[error("bot `{bot}` has no container")]
+    /// The bot (by name) has no container to act on.
+    #[error("`{bot}` has no container")]
     NoContainer { bot: String },
 
-    /// The bot already has a container; it must be deleted before another is created.
-    #[error("bot `{bot}` already has container `{container}`")]
+    /// The bot (by name) already has a container; it must be deleted before another is created.
+    #[error("`{bot}` already has container `{container}`")]
     ContainerExists { bot: String, container: String },
 
-    /// Another operation is running on this bot.
-    #[error("bot `{bot}` is busy: {operation} is running")]
+    /// Another operation is running on this bot (named as its user named it).
+    #[error("`{bot}` is busy: {operation} is running")]
     Busy { bot: String, operation: String },
 
     /// No running operation has this id.
@@ -162,7 +163,7 @@ mod tests {
             json,
             serde_json::json!({
                 "kind": "busy",
-                "message": "bot `b1` is busy: create is running",
+                "message": "`b1` is busy: create is running",
             })
         );
     }

@@ -111,11 +111,15 @@ pub(crate) async fn status(
     Ok(status)
 }
 
-/// What a create has made so far, to be removed if it does not finish.
+/// What a create may have made so far, to be removed if it does not finish. A request whose
+/// answer was lost (the engine went away mid-call) may still have taken effect, so each flag
+/// is set before its request is sent.
 #[derive(Debug, Default)]
 struct Made {
-    volume: bool,
-    container: Option<String>,
+    /// The data volume did not exist before this create.
+    new_volume: bool,
+    /// A container may exist under the bot's name.
+    container: bool,
     record: bool,
 }
 
@@ -165,9 +169,10 @@ async fn make_container(
     made: &mut Made,
 ) -> Result<()> {
     op.report(|p| p.phase = Some(Phase::Creating));
-    made.volume = engine.ensure_volume(&bot.id).await?;
+    made.new_volume = engine.volume_path(&bot.id).await?.is_none();
+    engine.ensure_volume(&bot.id).await?;
+    made.container = true;
     let id = engine.create_container(&bot.id, image).await?;
-    made.container = Some(id.clone());
 
     let record = ContainerRecord {
         container_id: id.clone(),
@@ -201,9 +206,11 @@ fn unsuitable(image: &ImageRef, last_words: &str) -> Error {
 /// Removes what an unfinished create made. Failures are logged, not raised: the create's own
 /// error is the one the user needs to see.
 async fn undo(engine: &Engine, store: &Store, bot: &Bot, made: Made) {
-    if let Some(id) = &made.container {
-        if let Err(error) = engine.remove_container(id).await {
-            tracing::warn!(bot = %bot.id, container = %id, %error, "could not remove container");
+    if made.container {
+        // By name: the id is unknown when the create's answer was lost.
+        let name = container_name(&bot.id);
+        if let Err(error) = engine.remove_container(&name).await {
+            tracing::warn!(bot = %bot.id, container = %name, %error, "could not remove container");
         }
     }
     if made.record {
@@ -211,7 +218,7 @@ async fn undo(engine: &Engine, store: &Store, bot: &Bot, made: Made) {
             tracing::warn!(bot = %bot.id, %error, "could not forget container");
         }
     }
-    if made.volume {
+    if made.new_volume {
         if let Err(error) = engine.remove_volume(&bot.id).await {
             tracing::warn!(bot = %bot.id, %error, "could not remove the new data volume");
         }
@@ -225,7 +232,7 @@ async fn forget_vanished_container(engine: &Engine, store: &Store, bot: &Bot) ->
     if let Some(record) = &recorded {
         if engine.inspect_container(&record.container_id).await?.is_some() {
             return Err(Error::ContainerExists {
-                bot: bot.id.clone(),
+                bot: bot.name.clone(),
                 container: record.container_id.clone(),
             });
         }
@@ -241,7 +248,7 @@ async fn forget_vanished_container(engine: &Engine, store: &Store, bot: &Bot) ->
 }
 
 async fn recorded_container(store: &Store, bot: &Bot) -> Result<ContainerRecord> {
-    store.container(&bot.id).await?.ok_or_else(|| Error::NoContainer { bot: bot.id.clone() })
+    store.container(&bot.id).await?.ok_or_else(|| Error::NoContainer { bot: bot.name.clone() })
 }
 
 pub(crate) async fn start(engine: &Engine, store: &Store, bot: &Bot) -> Result<()> {
@@ -266,6 +273,9 @@ pub(crate) async fn delete(
         engine.remove_container(&record.container_id).await?;
         store.container_clear(&bot.id).await?;
     }
+    // A container under the bot's name that Berth never recorded (a create whose answer was
+    // lost) would keep the volume in use.
+    engine.remove_container(&container_name(&bot.id)).await?;
     if !keep_data {
         engine.remove_volume(&bot.id).await?;
     }
