@@ -114,6 +114,18 @@ impl Session {
         panic!("{css} read {last:?}, expected {expected:?}");
     }
 
+    /// Types into whatever has the keyboard focus, as a person would.
+    async fn type_keys(&self, keys: &str) {
+        let active = self.client().active_element().await.expect("a focused element");
+        active.send_keys(keys).await.expect("types");
+    }
+
+    /// The `data-test` name of the focused element, or null.
+    async fn focused(&self) -> Value {
+        let script = "return document.activeElement?.dataset?.test ?? null";
+        self.client().execute(script, vec![]).await.expect("reads focus")
+    }
+
     /// Creates a bot through the New bot dialog and waits for its page.
     async fn create_bot(&self, name: &str, image: &str) {
         self.click("new-bot").await;
@@ -312,5 +324,31 @@ async fn reload_during_create_follows_it_and_cancel_leaves_nothing() {
     s.click("cancel").await;
     s.wait_for_text("[data-test=state]", "No container", Duration::from_secs(30)).await;
     assert!(s.containers().is_empty(), "a cancelled create leaves no container");
+    s.close().await;
+}
+
+#[tokio::test]
+async fn keyboard_alone_creates_a_bot_and_enter_never_confirms_a_delete() {
+    use fantoccini::key::Key;
+    let s = Session::launch().await;
+    s.type_keys(&(Key::Control + "n")).await;
+    s.wait_for("dialog[open] [data-test=bot-name]").await;
+    s.type_keys(&format!("Keys{}{}{}", Key::Tab, test_image("latest"), Key::Enter)).await;
+    s.wait_for_text("[data-test=bot-title]", "Keys", Duration::from_secs(10)).await;
+    s.wait_for_text("[data-test=state]", "No container", Duration::from_secs(10)).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(s.focused().await, json!("create"), "focus moves to Create");
+
+    s.type_keys(&Key::Enter.to_string()).await;
+    s.wait_for_text("[data-test=state]", "Running", Duration::from_secs(60)).await;
+
+    s.client().execute("document.querySelector('[data-test=delete]').focus()", vec![]).await.ok();
+    s.type_keys(&Key::Enter.to_string()).await;
+    s.wait_for("dialog[open] [data-test=confirm]").await;
+    s.type_keys(&Key::Enter.to_string()).await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let open = s.client().execute("return !!document.querySelector('dialog[open]')", vec![]).await;
+    assert_eq!(open.expect("reads dialogs"), json!(false), "Enter closed the dialog");
+    s.wait_for_text("[data-test=state]", "Running", Duration::from_secs(5)).await;
     s.close().await;
 }

@@ -16,7 +16,14 @@ import { renderSidebar } from './views/sidebar.js';
 /** While a container runs, its task count is read again this often (nothing signals it). */
 const TASKS_REFRESH_MS = 5000;
 
-const store = createStore({ ...initialState(), pending: {} });
+/** The selected bot survives a reload of the window (not a restart of the app). */
+const SELECTION_KEY = 'berth.selectedBotId';
+
+const store = createStore({
+  ...initialState(),
+  pending: {},
+  selectedBotId: sessionStorage.getItem(SELECTION_KEY),
+});
 /** Progress panels by operation id, so that a Cancel button always names its own operation. */
 const progressPanels = new Map();
 /** Operations this window follows, and bots whose Create this window is starting. */
@@ -140,6 +147,7 @@ async function withPending(botId, note, action) {
 
 const actions = {
   selectBot(botId) {
+    sessionStorage.setItem(SELECTION_KEY, botId);
     store.update({ selectedBotId: botId });
     refreshStatus(botId);
   },
@@ -149,6 +157,8 @@ const actions = {
       const bot = await botsApi.create(name, image);
       await refreshBots();
       actions.selectBot(bot.id);
+      await refreshStatus(bot.id);
+      focusLater('[data-focus="create"]');
     });
   },
 
@@ -200,6 +210,23 @@ const actions = {
 
 // ---- rendering ----------------------------------------------------------------------------
 
+/** Moves focus after the next redraw, for keyboard users; falls back to the page. */
+function focusLater(selector) {
+  requestAnimationFrame(() => {
+    const target = document.querySelector(selector);
+    if (target && !target.disabled) target.focus();
+    else els.main.focus();
+  });
+}
+
+/** A redraw can remove the focused button (a finished operation's Cancel): keep focus in
+ * the page rather than losing it to the document. */
+function keepFocusInPage() {
+  if (document.activeElement === document.body && !document.querySelector('dialog[open]')) {
+    els.main.focus({ preventScroll: true });
+  }
+}
+
 const els = {
   banner: document.getElementById('banner'),
   sidebar: document.getElementById('sidebar'),
@@ -222,6 +249,7 @@ function render(state) {
   if (pageInputs.some((v, i) => v !== rendered.page?.[i])) {
     const panel = op ? panelFor(op.info.id) : null;
     renderBotPage(els.main, state, actions, panel);
+    keepFocusInPage();
   }
   rendered = { engine: state.engine, sidebar: sidebarInputs, page: pageInputs };
 }

@@ -18,6 +18,7 @@ export function renderBotPage(el, state, actions, progressPanel) {
         class: 'button danger subtle',
         'data-focus': 'delete-bot',
         'data-test': 'delete-bot',
+        disabled: Boolean(state.operations[bot.id] || state.pending?.[bot.id]),
         onclick: () => actions.deleteBot(bot),
       }, 'Delete bot…')),
     h('div', { class: 'tabs', role: 'tablist' },

@@ -25,7 +25,9 @@ export function confirmDialog({ title, body, confirmLabel, checkbox }) {
         h('p', {}, body),
         box ? h('label', { class: 'check' }, box, checkbox.label) : null,
         h('div', { class: 'dialog-actions' },
-          h('button', { type: 'button', class: 'button', onclick: () => close() }, 'Cancel'),
+          // Focus starts on Cancel: Enter alone must never destroy anything.
+          h('button', { type: 'button', class: 'button', autofocus: true, onclick: () => close() },
+            'Cancel'),
           h('button', { type: 'submit', class: 'button danger', 'data-test': 'confirm' },
             confirmLabel))));
     dialog.addEventListener('close', () => resolve({ confirmed, checked: box?.checked ?? false }));

@@ -22,12 +22,15 @@ function botList(state, actions) {
   if (state.botsLoaded && state.bots.length === 0) {
     return h('p', { class: 'sidebar-empty' }, 'No bots yet.');
   }
-  const items = state.bots.map((bot) => {
+  const items = state.bots.map((bot, index) => {
     const selected = bot.id === state.selectedBotId;
+    // One Tab stop for the whole list (the selected bot); arrows move within it.
+    const tabStop = selected || (!state.selectedBotId && index === 0);
     return h('li', {},
       h('button', {
         class: `bot-item${selected ? ' selected' : ''}`,
         'aria-current': selected ? 'page' : false,
+        tabindex: tabStop ? '0' : '-1',
         'data-focus': `bot-${bot.id}`,
         'data-bot-id': bot.id,
         title: `${bot.name}: ${stateLabel(bot.state)}`,
@@ -41,11 +44,17 @@ function botList(state, actions) {
   return h('ul', { class: 'bot-list', 'data-test': 'bot-list' }, items);
 }
 
-/** Up and down arrows move between bots, as in any list. */
+/** Arrows, Home and End move between bots, as in any list. */
 function moveInList(event) {
-  if (event.key !== 'ArrowDown' && event.key !== 'ArrowUp') return;
-  event.preventDefault();
   const item = event.currentTarget.parentElement;
-  const next = event.key === 'ArrowDown' ? item.nextElementSibling : item.previousElementSibling;
-  next?.querySelector('button')?.focus();
+  const list = item.parentElement;
+  const targets = {
+    ArrowDown: item.nextElementSibling,
+    ArrowUp: item.previousElementSibling,
+    Home: list.firstElementChild,
+    End: list.lastElementChild,
+  };
+  if (!(event.key in targets)) return;
+  event.preventDefault();
+  targets[event.key]?.querySelector('button')?.focus();
 }
