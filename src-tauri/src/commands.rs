@@ -6,6 +6,7 @@ use berth_core::bots::Bot;
 use berth_core::engine::link::EngineStatus;
 use berth_core::lifecycle::ContainerStatus;
 use berth_core::operations::{OperationEvent, OperationInfo, Watcher};
+use berth_core::store::Version;
 use berth_core::{Berth, ErrorPayload};
 use tauri::ipc::Channel;
 use tauri::State;
@@ -69,6 +70,11 @@ pub async fn container_delete(
     keep_data: bool,
 ) -> Reply<()> {
     Ok(berth.container_delete(&bot_id, keep_data).await?)
+}
+
+#[tauri::command]
+pub async fn version_list(berth: State<'_, Berth>, bot_id: String) -> Reply<Vec<Version>> {
+    Ok(berth.versions(&bot_id).await?)
 }
 
 #[tauri::command]

@@ -25,6 +25,7 @@ pub fn run() {
             commands::container_start,
             commands::container_stop,
             commands::container_delete,
+            commands::version_list,
             commands::operation_list,
             commands::operation_watch,
             commands::operation_cancel,

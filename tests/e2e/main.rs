@@ -240,6 +240,7 @@ async fn create_run_stop_and_delete_a_bot_in_the_window() {
     s.click("create").await;
     s.wait_for_text("[data-test=state]", "Running", Duration::from_secs(60)).await;
     s.screenshot("running").await;
+    s.wait_for_text("[data-test=version]", "1 · Created", Duration::from_secs(5)).await;
 
     let bar = s.client().execute("return window.__berthBar", vec![]).await.expect("bar values");
     let values: Vec<f64> =

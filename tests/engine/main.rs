@@ -8,6 +8,7 @@ use berth_core::berth::Change;
 use berth_core::engine::link::EngineStatus;
 use berth_core::lifecycle::ContainerState;
 use berth_core::operations::{OperationEvent, Outcome, Phase};
+use berth_core::store::VersionReason;
 use support::{docker, eventually, test_image, TestBerth};
 
 fn bot_name(label: &str) -> String {
@@ -85,6 +86,13 @@ async fn data_survives_stop_start_and_recreate_with_kept_data() {
     assert_eq!(state_of(&t, &bot.id).await, ContainerState::None);
     assert_eq!(t.create_container(&bot.id).await.0, Outcome::Done);
     assert_eq!(exec(&t, &bot.id, "cat /data/note.txt").await, ["kept"]);
+
+    let versions = t.berth.versions(&bot.id).await.expect("versions");
+    let reasons: Vec<_> = versions.iter().map(|v| (v.number, v.reason)).collect();
+    assert_eq!(reasons, [(2, VersionReason::Recreated), (1, VersionReason::Created)]);
+    let status = t.berth.container_status(&bot.id).await.expect("status");
+    assert_eq!(status.version.map(|v| v.number), Some(2), "the current version");
+    assert_eq!(versions[0].container_id, status.container_id.expect("id"));
 
     t.berth.container_delete(&bot.id, false).await.expect("deletes with data");
     assert_eq!(t.create_container(&bot.id).await.0, Outcome::Done);

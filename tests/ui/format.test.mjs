@@ -108,3 +108,10 @@ test('every state has a label', () => {
     assert.notEqual(stateLabel(state), state);
   }
 });
+
+test('versions read as number and reason', async () => {
+  const { versionLabel } = await import('../../ui/js/format.js');
+  assert.equal(versionLabel({ number: 1, reason: 'created' }), '1 · Created');
+  assert.equal(versionLabel({ number: 4, reason: 'recreated' }), '4 · Created again after a delete');
+  assert.equal(versionLabel(null), '—');
+});

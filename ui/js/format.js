@@ -82,6 +82,14 @@ export function actionsFor(state, busy) {
   };
 }
 
+const REASONS = { created: 'Created', recreated: 'Created again after a delete' };
+
+/** "3 · Created" for a version, "—" for none. */
+export function versionLabel(version) {
+  if (!version) return '—';
+  return `${version.number} · ${REASONS[version.reason] ?? version.reason}`;
+}
+
 /** A time from the backend (ms since the epoch or an RFC 3339 string), for people. */
 export function formatTime(value) {
   if (value === null || value === undefined || value === '') return '—';

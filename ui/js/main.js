@@ -5,6 +5,7 @@ import * as botsApi from './api/bots.js';
 import * as containerApi from './api/container.js';
 import * as engineApi from './api/engine.js';
 import * as operationsApi from './api/operations.js';
+import * as versionsApi from './api/versions.js';
 import { listen, toError } from './ipc.js';
 import { createStore, initialState, withKey } from './store.js';
 import { renderBanner } from './views/banner.js';
@@ -37,6 +38,7 @@ const statusRequests = new Map();
 async function refreshBots() {
   try {
     const bots = await botsApi.list();
+    if (store.get().botsLoaded && sameData(bots, store.get().bots)) return;
     store.update((s) => ({
       bots,
       botsLoaded: true,
@@ -49,14 +51,27 @@ async function refreshBots() {
   }
 }
 
+const sameData = (a, b) => JSON.stringify(a) === JSON.stringify(b);
+
 async function refreshStatus(botId) {
   if (!botId) return;
   const request = (statusRequests.get(botId) ?? 0) + 1;
   statusRequests.set(botId, request);
   try {
-    const status = await containerApi.inspect(botId);
+    const [status, versions] = await Promise.all([
+      containerApi.inspect(botId),
+      versionsApi.list(botId),
+    ]);
     if (statusRequests.get(botId) !== request) return;
-    store.update((s) => ({ statuses: withKey(s.statuses, botId, status) }));
+    // An unchanged status must not redraw the page: a redraw between a press and its
+    // release would swallow the click.
+    const current = store.get();
+    if (sameData(status, current.statuses[botId])
+      && sameData(versions, current.versions[botId])) return;
+    store.update((s) => ({
+      statuses: withKey(s.statuses, botId, status),
+      versions: withKey(s.versions, botId, versions),
+    }));
   } catch (error) {
     if (error.kind !== 'notFound') console.error('reading status failed', error);
   }
@@ -245,7 +260,7 @@ function render(state) {
   const botId = state.selectedBotId;
   const op = state.operations[botId];
   const pageInputs = [state.bots, botId, state.statuses[botId], op?.info, state.errors[botId],
-    state.pending[botId]];
+    state.pending[botId], state.versions[botId]];
   if (pageInputs.some((v, i) => v !== rendered.page?.[i])) {
     const panel = op ? panelFor(op.info.id) : null;
     renderBotPage(els.main, state, actions, panel);

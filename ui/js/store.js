@@ -26,6 +26,8 @@ export const initialState = () => ({
   selectedBotId: null,
   /** Container status by bot id. */
   statuses: {},
+  /** Container history by bot id, newest first. */
+  versions: {},
   /** The running or just-ended operation by bot id: { info, progress, outcome }. */
   operations: {},
   /** The last failure to show by bot id: { kind, message }. */

@@ -15,7 +15,7 @@ use crate::engine::link::{EngineLink, EngineStatus, LinkEvent};
 use crate::error::{Error, Result};
 use crate::lifecycle::{self, ContainerStatus, STOP_GRACE_SECS};
 use crate::operations::{OperationInfo, OperationKind, Operations, Outcome, Watcher};
-use crate::store::{OperationState, Store};
+use crate::store::{OperationState, Store, Version};
 
 /// How Berth is set up; the app fills it from its environment, tests from theirs.
 #[derive(Debug, Clone)]
@@ -242,6 +242,12 @@ impl Berth {
             lifecycle::delete(&engine, &store, &bot, keep_data).await
         })
         .await
+    }
+
+    /// The bot's container history, newest first.
+    pub async fn versions(&self, bot: &str) -> Result<Vec<Version>> {
+        let bot = self.inner.store.bot(bot).await?;
+        self.inner.store.versions(&bot.id).await
     }
 
     pub fn operations(&self) -> Vec<OperationInfo> {

@@ -12,7 +12,7 @@ use crate::engine::Engine;
 use crate::error::{Error, Result};
 use crate::operations::{OperationHandle, OperationInfo, OperationKind, Phase};
 use crate::progress::PullSnapshot;
-use crate::store::{ContainerRecord, Store};
+use crate::store::{ContainerRecord, Store, Version};
 use crate::time::now_ms;
 
 /// Seconds a container gets to stop on SIGTERM before it is killed.
@@ -63,6 +63,8 @@ pub struct ContainerStatus {
     pub created_at: Option<String>,
     pub started_at: Option<String>,
     pub operation: Option<OperationInfo>,
+    /// The version of the container that exists now.
+    pub version: Option<Version>,
 }
 
 pub(crate) async fn status(
@@ -84,6 +86,7 @@ pub(crate) async fn status(
         created_at: None,
         started_at: None,
         operation,
+        version: None,
     };
     let Ok(engine) = engine else {
         status.state = ContainerState::Unreachable;
@@ -91,6 +94,10 @@ pub(crate) async fn status(
     };
 
     status.data_host_path = engine.volume_path(&bot.id).await?;
+    if let Some(record) = &record {
+        let versions = store.versions(&bot.id).await?;
+        status.version = versions.into_iter().find(|v| v.container_id == record.container_id);
+    }
     if let Some(record) = record {
         match engine.inspect_container(&record.container_id).await? {
             Some(facts) => {
@@ -189,7 +196,12 @@ async fn make_container(
     if let Some(last_words) = engine.main_process_started(&id).await? {
         return Err(unsuitable(image, &last_words));
     }
-    op.check_cancelled()
+    op.check_cancelled()?;
+
+    let version = store.version_record(&bot.id).await?;
+    tracing::info!(bot = %bot.id, version = version.number, reason = ?version.reason,
+        "container created");
+    Ok(())
 }
 
 /// Berth's container runs `tail` under Docker's init to keep going: an image whose main

@@ -1,5 +1,7 @@
 import { h } from '../dom.js';
-import { actionsFor, formatTime, shortId, stateLabel } from '../format.js';
+import {
+  actionsFor, formatTime, shortId, stateLabel, versionLabel,
+} from '../format.js';
 import { rerender } from './focus.js';
 
 /** The detail page of the selected bot, with its Container tab. */
@@ -73,6 +75,7 @@ function containerTab(bot, state, actions, progressPanel) {
       }, 'Dismiss')) : null,
     running && progressPanel ? progressPanel.el : null,
     statusPanel(status, containerState),
+    versionHistory(state.versions[bot.id] ?? []),
   ];
 }
 
@@ -90,6 +93,22 @@ function statusPanel(status, containerState) {
       h('span', {}, 'container: ', h('code', {}, status?.dataContainerPath ?? '/data'))),
     row('Tasks', h('span', { 'data-test': 'tasks' },
       status?.tasks === null || status?.tasks === undefined ? '—' : String(status.tasks))),
+    row('Version', h('span', { 'data-test': 'version' }, versionLabel(status?.version))),
     row('Created', formatTime(status?.createdAt)),
     row('Started', formatTime(status?.startedAt)));
+}
+
+function versionHistory(versions) {
+  if (versions.length === 0) return null;
+  return h('section', { class: 'history', 'aria-labelledby': 'history-title' },
+    h('h3', { id: 'history-title' }, 'Versions'),
+    h('ol', { class: 'history-list', 'data-test': 'versions' },
+      versions.map((version) => h('li', { class: 'history-item' },
+        h('span', { class: 'history-label' }, versionLabel(version)),
+        h('span', { class: 'muted' }, version.image),
+        version.imageDigest
+          ? h('code', { class: 'digest', title: version.imageDigest },
+            version.imageDigest.slice(0, 19))
+          : h('span', {}),
+        h('span', { class: 'muted' }, formatTime(version.createdAt))))));
 }

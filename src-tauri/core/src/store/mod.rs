@@ -14,7 +14,8 @@ use crate::bots::{Bot, BotName, ImageRef};
 use crate::error::{Error, Result};
 use crate::time::now_ms;
 
-const MIGRATIONS: &[&str] = &[include_str!("migrations/0001_foundation.sql")];
+const MIGRATIONS: &[&str] =
+    &[include_str!("migrations/0001_foundation.sql"), include_str!("migrations/0002_versions.sql")];
 
 /// The container Berth created for a bot, as recorded when it was created.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -23,6 +24,44 @@ pub struct ContainerRecord {
     pub container_id: String,
     pub image: String,
     pub image_digest: Option<String>,
+    pub created_at: i64,
+}
+
+/// Why a container was created.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub enum VersionReason {
+    /// The bot's first container.
+    Created,
+    /// A Create after the earlier container was deleted.
+    Recreated,
+}
+
+impl VersionReason {
+    fn as_str(self) -> &'static str {
+        match self {
+            VersionReason::Created => "created",
+            VersionReason::Recreated => "recreated",
+        }
+    }
+
+    fn parse(stored: &str) -> VersionReason {
+        match stored {
+            "created" => VersionReason::Created,
+            _ => VersionReason::Recreated,
+        }
+    }
+}
+
+/// One entry of a bot's container history.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Version {
+    pub number: i64,
+    pub reason: VersionReason,
+    pub image: String,
+    pub image_digest: Option<String>,
+    pub container_id: String,
     pub created_at: i64,
 }
 
@@ -212,14 +251,7 @@ impl Store {
                 "SELECT container_id, image, image_digest, created_at
                  FROM containers WHERE bot_id = ?1",
                 params![bot],
-                |row| {
-                    Ok(ContainerRecord {
-                        container_id: row.get(0)?,
-                        image: row.get(1)?,
-                        image_digest: row.get(2)?,
-                        created_at: row.get(3)?,
-                    })
-                },
+                container_from_row,
             )
             .optional()
             .map_err(Error::store("reading a bot's container"))
@@ -269,6 +301,87 @@ impl Store {
             conn.execute("DELETE FROM containers WHERE bot_id = ?1", params![bot])
                 .map_err(Error::store("forgetting a bot's container"))?;
             Ok(())
+        })
+        .await
+    }
+
+    /// Records a new version for the container now recorded for the bot: the next number, as
+    /// `created` for the bot's first container and `recreated` after that.
+    pub async fn version_record(&self, bot: &str) -> Result<Version> {
+        let bot = bot.to_owned();
+        self.call(move |conn| {
+            let tx = conn.transaction().map_err(Error::store("recording a version"))?;
+            let record: ContainerRecord = tx
+                .query_row(
+                    "SELECT container_id, image, image_digest, created_at
+                     FROM containers WHERE bot_id = ?1",
+                    params![bot],
+                    container_from_row,
+                )
+                .map_err(Error::store("reading the container to version"))?;
+            let last: Option<i64> = tx
+                .query_row(
+                    "SELECT MAX(number) FROM versions WHERE bot_id = ?1",
+                    params![bot],
+                    |r| r.get(0),
+                )
+                .map_err(Error::store("numbering a version"))?;
+            let version = Version {
+                number: last.unwrap_or(0) + 1,
+                reason: if last.is_some() {
+                    VersionReason::Recreated
+                } else {
+                    VersionReason::Created
+                },
+                image: record.image,
+                image_digest: record.image_digest,
+                container_id: record.container_id,
+                created_at: now_ms(),
+            };
+            tx.execute(
+                "INSERT INTO versions
+                     (bot_id, number, reason, image, image_digest, container_id, created_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                params![
+                    bot,
+                    version.number,
+                    version.reason.as_str(),
+                    version.image,
+                    version.image_digest,
+                    version.container_id,
+                    version.created_at
+                ],
+            )
+            .map_err(Error::store("recording a version"))?;
+            tx.commit().map_err(Error::store("recording a version"))?;
+            Ok(version)
+        })
+        .await
+    }
+
+    /// The bot's versions, newest first.
+    pub async fn versions(&self, bot: &str) -> Result<Vec<Version>> {
+        let bot = bot.to_owned();
+        self.call(move |conn| {
+            let mut statement = conn
+                .prepare_cached(
+                    "SELECT number, reason, image, image_digest, container_id, created_at
+                     FROM versions WHERE bot_id = ?1 ORDER BY number DESC",
+                )
+                .map_err(Error::store("listing versions"))?;
+            let rows = statement
+                .query_map(params![bot], |row| {
+                    Ok(Version {
+                        number: row.get(0)?,
+                        reason: VersionReason::parse(&row.get::<_, String>(1)?),
+                        image: row.get(2)?,
+                        image_digest: row.get(3)?,
+                        container_id: row.get(4)?,
+                        created_at: row.get(5)?,
+                    })
+                })
+                .map_err(Error::store("listing versions"))?;
+            rows.collect::<rusqlite::Result<_>>().map_err(Error::store("listing versions"))
         })
         .await
     }
@@ -333,6 +446,15 @@ impl Store {
         })
         .await
     }
+}
+
+fn container_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<ContainerRecord> {
+    Ok(ContainerRecord {
+        container_id: row.get(0)?,
+        image: row.get(1)?,
+        image_digest: row.get(2)?,
+        created_at: row.get(3)?,
+    })
 }
 
 fn bot_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<Bot> {

@@ -99,3 +99,53 @@ async fn operations_left_running_are_interrupted_on_open() {
     assert_eq!(state("op1").as_deref(), Some("interrupted"));
     assert_eq!(state("op2").as_deref(), Some("done"));
 }
+
+fn record(container_id: &str) -> ContainerRecord {
+    ContainerRecord {
+        container_id: container_id.into(),
+        image: "busybox:latest".into(),
+        image_digest: Some("sha256:abc".into()),
+        created_at: 1,
+    }
+}
+
+#[tokio::test]
+async fn versions_number_up_and_are_never_reused_after_a_delete() {
+    let (_dir, store) = temp_store();
+    let bot = store.bot_insert(name("Versioned"), image()).await.expect("inserts");
+
+    store.container_set(&bot.id, record("c1")).await.expect("records");
+    let first = store.version_record(&bot.id).await.expect("first version");
+    assert_eq!((first.number, first.reason), (1, VersionReason::Created));
+
+    store.container_clear(&bot.id).await.expect("deleted");
+    store.container_set(&bot.id, record("c2")).await.expect("records");
+    let second = store.version_record(&bot.id).await.expect("second version");
+    assert_eq!((second.number, second.reason), (2, VersionReason::Recreated));
+    assert_eq!(second.container_id, "c2");
+    assert_eq!(second.image_digest.as_deref(), Some("sha256:abc"));
+
+    let numbers: Vec<i64> =
+        store.versions(&bot.id).await.expect("lists").iter().map(|v| v.number).collect();
+    assert_eq!(numbers, [2, 1], "newest first");
+}
+
+#[tokio::test]
+async fn versions_belong_to_one_bot() {
+    let (_dir, store) = temp_store();
+    let a = store.bot_insert(name("A"), image()).await.expect("inserts");
+    let b = store.bot_insert(name("B"), image()).await.expect("inserts");
+    store.container_set(&a.id, record("ca")).await.expect("records");
+    store.container_set(&b.id, record("cb")).await.expect("records");
+    store.version_record(&a.id).await.expect("a1");
+    assert_eq!(store.version_record(&b.id).await.expect("b1").number, 1);
+    store.bot_delete(&a.id).await.expect("deletes");
+    assert!(store.versions(&a.id).await.expect("lists").is_empty(), "gone with the bot");
+}
+
+#[tokio::test]
+async fn a_version_needs_a_recorded_container() {
+    let (_dir, store) = temp_store();
+    let bot = store.bot_insert(name("Empty"), image()).await.expect("inserts");
+    assert!(matches!(store.version_record(&bot.id).await, Err(Error::Store { .. })));
+}

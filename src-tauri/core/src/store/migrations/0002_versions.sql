@@ -1,0 +1,14 @@
+-- Version 2: the history of a bot's containers. A row is written each time the container is
+-- created or re-created, and never removed while the bot exists, so numbers are not reused.
+
+CREATE TABLE versions (
+    bot_id        TEXT NOT NULL REFERENCES bots (id) ON DELETE CASCADE,
+    number        INTEGER NOT NULL,
+    -- created, recreated (a Create after a delete); later kinds add their own.
+    reason        TEXT NOT NULL,
+    image         TEXT NOT NULL,
+    image_digest  TEXT,
+    container_id  TEXT NOT NULL,
+    created_at    INTEGER NOT NULL,
+    PRIMARY KEY (bot_id, number)
+) STRICT;

@@ -1,0 +1,3 @@
+import { invoke } from '../ipc.js';
+
+export const list = (botId) => invoke('version_list', { botId });
