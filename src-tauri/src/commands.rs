@@ -53,6 +53,21 @@ pub async fn container_create(
     Ok(info)
 }
 
+/// Pulls the image again (or `image`, when edited) and re-creates the container if it changed;
+/// streams progress as a create does.
+#[tauri::command]
+pub async fn container_update_image(
+    berth: State<'_, Berth>,
+    bot_id: String,
+    image: Option<String>,
+    on_progress: Channel<OperationEvent>,
+) -> Reply<OperationInfo> {
+    let watcher = berth.container_update_image(&bot_id, image.as_deref()).await?;
+    let info = watcher.info().clone();
+    stream(watcher, on_progress);
+    Ok(info)
+}
+
 #[tauri::command]
 pub async fn container_start(berth: State<'_, Berth>, bot_id: String) -> Reply<()> {
     Ok(berth.container_start(&bot_id).await?)

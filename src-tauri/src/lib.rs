@@ -22,6 +22,7 @@ pub fn run() {
             commands::bot_delete,
             commands::container_inspect,
             commands::container_create,
+            commands::container_update_image,
             commands::container_start,
             commands::container_stop,
             commands::container_delete,

@@ -288,3 +288,57 @@ async fn no_engine_still_lists_bots_and_says_where_it_looked() {
     let create = t.berth.container_create(&bot.id).await;
     assert_eq!(create.expect_err("no engine").kind(), "engineUnreachable");
 }
+
+/// Pushes a new image to `reference` in the local registry: the test image plus one file, so
+/// that the tag moves to a new digest. The container that built it carries the test's label.
+fn push_new_image(t: &TestBerth, reference: &str, content: &str) {
+    let builder = format!("berth-test-build-{}", support::uuid());
+    let script = format!("echo {content} > /image-content");
+    let label = t.run_label();
+    let base = test_image("latest");
+    docker(&["pull", "-q", &base]);
+    docker(&["run", "--name", &builder, "--label", &label, &base, "sh", "-c", &script]);
+    docker(&["commit", &builder, reference]);
+    docker(&["rm", &builder]);
+    docker(&["push", "-q", reference]);
+    docker(&["rmi", reference]);
+}
+
+#[tokio::test]
+async fn update_image_follows_a_moved_tag_and_keeps_data_and_state() {
+    let t = TestBerth::start().await;
+    let reference = format!("127.0.0.1:5000/berth-test/moving:{}", support::uuid());
+    push_new_image(&t, &reference, "first");
+    let bot = t.berth.bot_create(&bot_name("mover"), &reference).await.expect("bot");
+    assert_eq!(t.create_container(&bot.id).await.0, Outcome::Done);
+    exec(&t, &bot.id, "echo kept > /data/note.txt").await;
+    let first = t.berth.container_status(&bot.id).await.expect("status");
+
+    push_new_image(&t, &reference, "second");
+    let (outcome, _) = t.update_image(&bot.id).await;
+    assert_eq!(outcome, Outcome::Done);
+    let second = t.berth.container_status(&bot.id).await.expect("status");
+    assert_eq!(second.state, ContainerState::Running, "it ran before, so it runs again");
+    assert_ne!(second.image_digest, first.image_digest, "the new digest is recorded");
+    assert_ne!(second.container_id, first.container_id, "the container was re-created");
+    assert_eq!(exec(&t, &bot.id, "cat /image-content /data/note.txt").await, ["second", "kept"]);
+    let versions = t.berth.versions(&bot.id).await.expect("versions");
+    assert_eq!(versions[0].reason, VersionReason::ImageUpdated);
+    assert_eq!(versions[0].number, 2);
+
+    let (outcome, events) = t.update_image(&bot.id).await;
+    assert_eq!(outcome, Outcome::Done);
+    let note = events.iter().rev().find_map(|e| match e {
+        OperationEvent::Progress(p) => p.note.clone(),
+        _ => None,
+    });
+    assert!(note.is_some_and(|n| n.contains("up to date")), "an unchanged image is said so");
+    assert_eq!(t.berth.versions(&bot.id).await.expect("versions").len(), 2, "no new version");
+
+    t.berth.container_stop(&bot.id).await.expect("stops");
+    push_new_image(&t, &reference, "third");
+    assert_eq!(t.update_image(&bot.id).await.0, Outcome::Done);
+    assert_eq!(state_of(&t, &bot.id).await, ContainerState::Stopped, "stopped stays stopped");
+    assert_eq!(t.berth.versions(&bot.id).await.expect("versions").len(), 3);
+    docker(&["rmi", "-f", &reference]);
+}

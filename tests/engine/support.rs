@@ -5,7 +5,7 @@ use std::process::Command;
 use std::time::Duration;
 
 use berth_core::engine::link::EngineStatus;
-use berth_core::operations::{OperationEvent, Outcome};
+use berth_core::operations::{OperationEvent, Outcome, Watcher};
 use berth_core::{Berth, Config};
 
 /// The label every resource of one test carries, with the test's own value.
@@ -49,20 +49,17 @@ impl TestBerth {
 
     /// Creates the bot's container and waits for the operation's end, collecting every event.
     pub async fn create_container(&self, bot: &str) -> (Outcome, Vec<OperationEvent>) {
-        let watcher = self.berth.container_create(bot).await.expect("create starts");
-        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
-        let forward = watcher.forward(move |event| tx.send(event).is_ok());
-        tokio::time::timeout(Duration::from_secs(120), forward).await.expect("create ends");
+        follow(self.berth.container_create(bot).await.expect("create starts")).await
+    }
 
-        let mut events = Vec::new();
-        while let Ok(event) = rx.try_recv() {
-            events.push(event);
-        }
-        let outcome = match events.last() {
-            Some(OperationEvent::Finished { outcome, .. }) => outcome.clone(),
-            other => panic!("the last event is not finished: {other:?}"),
-        };
-        (outcome, events)
+    /// Updates the bot's image and waits for the operation's end, collecting every event.
+    pub async fn update_image(&self, bot: &str) -> (Outcome, Vec<OperationEvent>) {
+        follow(self.berth.container_update_image(bot, None).await.expect("update starts")).await
+    }
+
+    /// The label, as `key=value`, that this test's own engine resources should carry.
+    pub fn run_label(&self) -> String {
+        format!("{TEST_LABEL}={}", self.run)
     }
 
     /// A bot whose container was created from the test image and runs.
@@ -101,6 +98,23 @@ impl Drop for TestBerth {
             docker(&args);
         }
     }
+}
+
+/// Follows an operation to its end, returning its outcome and every event it sent.
+pub async fn follow(watcher: Watcher) -> (Outcome, Vec<OperationEvent>) {
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    let forward = watcher.forward(move |event| tx.send(event).is_ok());
+    tokio::time::timeout(Duration::from_secs(120), forward).await.expect("the operation ends");
+
+    let mut events = Vec::new();
+    while let Ok(event) = rx.try_recv() {
+        events.push(event);
+    }
+    let outcome = match events.last() {
+        Some(OperationEvent::Finished { outcome, .. }) => outcome.clone(),
+        other => panic!("the last event is not finished: {other:?}"),
+    };
+    (outcome, events)
 }
 
 /// Runs the docker CLI and returns its output lines; a failure is reported, not raised, so

@@ -68,17 +68,17 @@ test('progress before any message is a neutral start', () => {
 
 test('actions follow the container state and a running operation', () => {
   assert.deepEqual(actionsFor('none', false),
-    { create: true, start: false, stop: false, remove: false });
+    { create: true, start: false, stop: false, remove: false, update: false });
   assert.deepEqual(actionsFor('running', false),
-    { create: false, start: false, stop: true, remove: true });
+    { create: false, start: false, stop: true, remove: true, update: true });
   assert.deepEqual(actionsFor('stopped', false),
-    { create: false, start: true, stop: false, remove: true });
+    { create: false, start: true, stop: false, remove: true, update: true });
   assert.deepEqual(actionsFor('missing', false),
-    { create: true, start: false, stop: false, remove: true });
+    { create: true, start: false, stop: false, remove: true, update: false });
   assert.deepEqual(actionsFor('running', true),
-    { create: false, start: false, stop: false, remove: false });
+    { create: false, start: false, stop: false, remove: false, update: false });
   assert.deepEqual(actionsFor('unreachable', false),
-    { create: false, start: false, stop: false, remove: false });
+    { create: false, start: false, stop: false, remove: false, update: false });
 });
 
 test('engine banner names the endpoint and the reason, and hides when connected', () => {
@@ -113,5 +113,6 @@ test('versions read as number and reason', async () => {
   const { versionLabel } = await import('../../ui/js/format.js');
   assert.equal(versionLabel({ number: 1, reason: 'created' }), '1 · Created');
   assert.equal(versionLabel({ number: 4, reason: 'recreated' }), '4 · Created again after a delete');
+  assert.equal(versionLabel({ number: 5, reason: 'imageUpdated' }), '5 · Image updated');
   assert.equal(versionLabel(null), '—');
 });

@@ -79,10 +79,15 @@ export function actionsFor(state, busy) {
     start: free && state === 'stopped',
     stop: free && (state === 'running' || state === 'paused' || state === 'restarting'),
     remove: free && ['running', 'paused', 'restarting', 'stopped', 'missing'].includes(state),
+    update: free && ['running', 'paused', 'stopped'].includes(state),
   };
 }
 
-const REASONS = { created: 'Created', recreated: 'Created again after a delete' };
+const REASONS = {
+  created: 'Created',
+  recreated: 'Created again after a delete',
+  imageUpdated: 'Image updated',
+};
 
 /** "3 · Created" for a version, "—" for none. */
 export function versionLabel(version) {

@@ -10,7 +10,7 @@ import { listen, toError } from './ipc.js';
 import { createStore, initialState, withKey } from './store.js';
 import { renderBanner } from './views/banner.js';
 import { renderBotPage } from './views/botPage.js';
-import { confirmDialog, newBotDialog } from './views/dialogs.js';
+import { confirmDialog, newBotDialog, updateImageDialog } from './views/dialogs.js';
 import { createProgressPanel } from './views/progress.js';
 import { renderSidebar } from './views/sidebar.js';
 
@@ -101,7 +101,11 @@ function onOperationEvent(botId) {
     } else if (event === 'finished') {
       watched.delete(data.operationId);
       progressPanels.delete(data.operationId);
-      const error = data.outcome.state === 'failed' ? data.outcome.error : undefined;
+      // A run that changed nothing may say why (an image already up to date).
+      const note = store.get().operations[botId]?.progress?.note;
+      const error = data.outcome.state === 'failed'
+        ? data.outcome.error
+        : (note ? { kind: 'info', message: note } : undefined);
       store.update((s) => ({
         operations: withKey(s.operations, botId, undefined),
         errors: withKey(s.errors, botId, error),
@@ -130,7 +134,8 @@ async function cancelOperation(operationId) {
 /** Follows operations the backend runs that this window is not following yet. */
 async function attachToRunningOperations() {
   for (const info of await operationsApi.list()) {
-    if (info.kind !== 'create' || watched.has(info.id) || creating.has(info.botId)) continue;
+    const long = info.kind === 'create' || info.kind === 'updateImage';
+    if (!long || watched.has(info.id) || creating.has(info.botId)) continue;
     watched.add(info.id);
     operationsApi.watch(info.id, onOperationEvent(info.botId)).catch(() => {
       // It ended between the list and the watch: the status refresh shows its result.
@@ -188,6 +193,20 @@ const actions = {
       setError(botId, error);
     } finally {
       creating.delete(botId);
+    }
+  },
+
+  async updateImage(bot) {
+    const image = await updateImageDialog(bot);
+    if (image === null) return;
+    creating.add(bot.id);
+    try {
+      const info = await containerApi.updateImage(bot.id, image, onOperationEvent(bot.id));
+      watched.add(info.id);
+    } catch (error) {
+      setError(bot.id, error);
+    } finally {
+      creating.delete(bot.id);
     }
   },
 

@@ -14,7 +14,9 @@ use crate::bots::{Bot, BotName, ImageRef};
 use crate::engine::link::{EngineLink, EngineStatus, LinkEvent};
 use crate::error::{Error, Result};
 use crate::lifecycle::{self, ContainerStatus, STOP_GRACE_SECS};
-use crate::operations::{OperationInfo, OperationKind, Operations, Outcome, Watcher};
+use crate::operations::{
+    OperationHandle, OperationInfo, OperationKind, Operations, Outcome, Watcher,
+};
 use crate::store::{OperationState, Store, Version};
 
 /// How Berth is set up; the app fills it from its environment, tests from theirs.
@@ -196,26 +198,51 @@ impl Berth {
     /// operation's progress. The reader exists before the work starts, so even a create that
     /// fails at once reports its failure to it.
     pub async fn container_create(&self, bot: &str) -> Result<Watcher> {
+        self.spawn_long(bot, OperationKind::Create, |engine, store, bot, op| async move {
+            lifecycle::create(&engine, &store, &bot, &op).await
+        })
+        .await
+    }
+
+    /// Pulls the bot's image again (or `image`, when the user edited it) and re-creates the
+    /// container when that gives another image; progress as for a create.
+    pub async fn container_update_image(&self, bot: &str, image: Option<&str>) -> Result<Watcher> {
+        let image = image.map(ImageRef::parse).transpose()?;
+        let grace = self.inner.config.stop_grace_secs;
+        self.spawn_long(bot, OperationKind::UpdateImage, move |engine, store, bot, op| async move {
+            lifecycle::update_image(&engine, &store, &bot, image, grace, &op).await.map(|_| ())
+        })
+        .await
+    }
+
+    /// Runs a long operation in its own task and returns at once with a reader of it.
+    async fn spawn_long<F, Fut>(&self, bot: &str, kind: OperationKind, work: F) -> Result<Watcher>
+    where
+        F: FnOnce(crate::engine::Engine, Store, Bot, Arc<OperationHandle>) -> Fut + Send + 'static,
+        Fut: std::future::Future<Output = Result<()>> + Send,
+    {
         let bot = self.inner.store.bot(bot).await?;
-        let span = tracing::info_span!("container_create", bot = %bot.id);
+        let span = tracing::info_span!("operation", bot = %bot.id, %kind);
         let engine = self.inner.link.engine()?;
-        let op = self.begin(&bot, OperationKind::Create)?;
+        let op = Arc::new(self.begin(&bot, kind)?);
         let watcher = op.watch();
-        self.inner.store.operation_begin(&op.info().id, &bot.id, "create").await?;
+        self.inner.store.operation_begin(&op.info().id, &bot.id, &kind.to_string()).await?;
         self.changed(Change::Operations);
         self.changed(Change::Container { bot_id: bot.id.clone() });
 
         let this = self.clone();
-        let work = async move {
-            tracing::info!(operation = %op.info().id, image = %bot.image, "create started");
-            let result = lifecycle::create(&engine, &this.inner.store, &bot, &op).await;
-            this.record_end(&op.info().id, &result).await;
+        let id = op.info().id.clone();
+        let bot_id = bot.id.clone();
+        let task = async move {
+            tracing::info!(operation = %id, "started");
+            let result = work(engine, this.inner.store.clone(), bot, Arc::clone(&op)).await;
+            this.record_end(&id, &result).await;
             op.finish(Outcome::from(&result));
             this.changed(Change::Operations);
-            this.changed(Change::Container { bot_id: bot.id.clone() });
+            this.changed(Change::Container { bot_id });
             this.changed(Change::Bots);
         };
-        tokio::spawn(work.instrument(span));
+        tokio::spawn(task.instrument(span));
         Ok(watcher)
     }
 
@@ -288,7 +315,7 @@ impl Berth {
     }
 
     /// Begins an operation on the bot; a refusal names the bot as its user named it.
-    fn begin(&self, bot: &Bot, kind: OperationKind) -> Result<crate::operations::OperationHandle> {
+    fn begin(&self, bot: &Bot, kind: OperationKind) -> Result<OperationHandle> {
         self.inner.operations.begin(&bot.id, kind).map_err(|e| match e {
             Error::Busy { operation, .. } => Error::Busy { bot: bot.name.clone(), operation },
             other => other,

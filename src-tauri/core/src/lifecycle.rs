@@ -12,7 +12,7 @@ use crate::engine::Engine;
 use crate::error::{Error, Result};
 use crate::operations::{OperationHandle, OperationInfo, OperationKind, Phase};
 use crate::progress::PullSnapshot;
-use crate::store::{ContainerRecord, Store, Version};
+use crate::store::{ContainerRecord, Store, Version, VersionReason};
 use crate::time::now_ms;
 
 /// Seconds a container gets to stop on SIGTERM before it is killed.
@@ -145,14 +145,7 @@ pub(crate) async fn create(
         let present = PullSnapshot { fraction: Some(1.0), ..Default::default() };
         op.report(|p| p.pull = Some(present));
     } else {
-        engine
-            .pull(&image, op.cancel_token(), |pull| op.report(|p| p.pull = Some(pull.snapshot())))
-            .await?;
-        // A stream that ends cleanly but early (an engine restarting) is no pull.
-        if !engine.has_image(&image).await? {
-            let message = "the engine ended the pull without the image".to_owned();
-            return Err(Error::Pull { image: image.as_str().to_owned(), message });
-        }
+        pull(engine, &image, op).await?;
     }
     op.check_cancelled()?;
     let digest = engine.image_digest(&image).await?;
@@ -164,6 +157,19 @@ pub(crate) async fn create(
         undo(engine, store, bot, made).await;
     }
     result
+}
+
+/// Pulls the image with its progress reported to the operation.
+async fn pull(engine: &Engine, image: &ImageRef, op: &OperationHandle) -> Result<()> {
+    let report =
+        |pull: &crate::progress::PullProgress| op.report(|p| p.pull = Some(pull.snapshot()));
+    engine.pull(image, op.cancel_token(), report).await?;
+    // A stream that ends cleanly but early (an engine restarting) is no pull.
+    if !engine.has_image(image).await? {
+        let message = "the engine ended the pull without the image".to_owned();
+        return Err(Error::Pull { image: image.as_str().to_owned(), message });
+    }
+    Ok(())
 }
 
 async fn make_container(
@@ -198,7 +204,7 @@ async fn make_container(
     }
     op.check_cancelled()?;
 
-    let version = store.version_record(&bot.id).await?;
+    let version = store.version_record(&bot.id, VersionReason::Created).await?;
     tracing::info!(bot = %bot.id, version = version.number, reason = ?version.reason,
         "container created");
     Ok(())
@@ -292,4 +298,71 @@ pub(crate) async fn delete(
         engine.remove_volume(&bot.id).await?;
     }
     Ok(())
+}
+
+/// Pulls the bot's image again, or `new_image` when given; when that gives another image than
+/// the container's, re-creates the container from it, keeping the data volume and whether it
+/// ran. Returns the new version, or `None` when nothing changed.
+///
+/// The new container is created beside the old one first, so that a failed pull or create
+/// leaves the bot exactly as it was.
+pub(crate) async fn update_image(
+    engine: &Engine,
+    store: &Store,
+    bot: &Bot,
+    new_image: Option<ImageRef>,
+    grace: i32,
+    op: &OperationHandle,
+) -> Result<Option<Version>> {
+    let record = recorded_container(store, bot).await?;
+    let image = match new_image {
+        Some(image) => image,
+        None => ImageRef::parse(&bot.image)?,
+    };
+
+    op.report(|p| p.phase = Some(Phase::Pulling));
+    pull(engine, &image, op).await?;
+    op.check_cancelled()?;
+    let digest = engine.image_digest(&image).await?;
+    if image.as_str() == record.image && digest == record.image_digest {
+        let note = format!("`{}` is up to date", image.as_str());
+        op.report(|p| p.note = Some(note));
+        return Ok(None);
+    }
+
+    op.report(|p| p.phase = Some(Phase::Creating));
+    let was_running = engine
+        .inspect_container(&record.container_id)
+        .await?
+        .is_some_and(|facts| facts.state == RunState::Running);
+    let next_name = format!("{}-next", container_name(&bot.id));
+    engine.remove_container(&next_name).await?;
+    let next = engine.create_container_named(&bot.id, &image, &next_name).await?;
+    if let Err(error) = op.check_cancelled() {
+        engine.remove_container(&next).await?;
+        return Err(error);
+    }
+
+    op.report(|p| p.phase = Some(Phase::Starting));
+    engine.stop_container(&record.container_id, grace).await?;
+    engine.remove_container(&record.container_id).await?;
+    engine.rename_container(&next, &container_name(&bot.id)).await?;
+    let new_record = ContainerRecord {
+        container_id: next.clone(),
+        image: image.as_str().to_owned(),
+        image_digest: digest,
+        created_at: now_ms(),
+    };
+    store.container_set(&bot.id, new_record).await?;
+    store.bot_set_image(&bot.id, &image).await?;
+    let version = store.version_record(&bot.id, VersionReason::ImageUpdated).await?;
+
+    if was_running {
+        engine.start_container(&next).await?;
+        if let Some(last_words) = engine.main_process_started(&next).await? {
+            return Err(unsuitable(&image, &last_words));
+        }
+    }
+    tracing::info!(bot = %bot.id, version = version.number, "image updated");
+    Ok(Some(version))
 }

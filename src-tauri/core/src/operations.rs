@@ -28,6 +28,7 @@ pub enum OperationKind {
     Start,
     Stop,
     Delete,
+    UpdateImage,
 }
 
 impl fmt::Display for OperationKind {
@@ -37,6 +38,7 @@ impl fmt::Display for OperationKind {
             OperationKind::Start => "start",
             OperationKind::Stop => "stop",
             OperationKind::Delete => "delete",
+            OperationKind::UpdateImage => "update image",
         };
         f.write_str(name)
     }
@@ -57,6 +59,8 @@ pub enum Phase {
 pub struct Progress {
     pub phase: Option<Phase>,
     pub pull: Option<PullSnapshot>,
+    /// What the operation found worth saying when it ends without changing anything.
+    pub note: Option<String>,
 }
 
 /// How an operation ended.
@@ -138,7 +142,7 @@ impl Operations {
             cancel: CancellationToken::new(),
         });
         by_bot.insert(bot.to_owned(), Arc::clone(&running));
-        Ok(OperationHandle { running, registry: self.clone(), finished: false })
+        Ok(OperationHandle { running, registry: self.clone(), finished: Default::default() })
     }
 
     pub fn list(&self) -> Vec<OperationInfo> {
@@ -177,7 +181,7 @@ impl Operations {
 pub struct OperationHandle {
     running: Arc<Running>,
     registry: Operations,
-    finished: bool,
+    finished: std::sync::atomic::AtomicBool,
 }
 
 impl OperationHandle {
@@ -207,12 +211,11 @@ impl OperationHandle {
         self.running.progress.send_modify(change);
     }
 
-    pub fn finish(mut self, outcome: Outcome) {
-        self.end(outcome);
-    }
-
-    fn end(&mut self, outcome: Outcome) {
-        self.finished = true;
+    /// Ends the operation with `outcome`; only the first call counts.
+    pub fn finish(&self, outcome: Outcome) {
+        if self.finished.swap(true, std::sync::atomic::Ordering::SeqCst) {
+            return;
+        }
         self.registry.lock().remove(&self.running.info.bot_id);
         self.running.outcome.send_replace(Some(outcome));
     }
@@ -220,10 +223,8 @@ impl OperationHandle {
 
 impl Drop for OperationHandle {
     fn drop(&mut self) {
-        if !self.finished {
-            let error = Error::Unfinished { operation: self.running.info.kind.to_string() };
-            self.end(Outcome::Failed { error: error.payload() });
-        }
+        let error = Error::Unfinished { operation: self.running.info.kind.to_string() };
+        self.finish(Outcome::Failed { error: error.payload() });
     }
 }
 

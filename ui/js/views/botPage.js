@@ -64,9 +64,14 @@ function containerTab(bot, state, actions, progressPanel) {
       button('create', 'Create', can.create, () => actions.createContainer(bot.id), 'primary'),
       button('start', 'Start', can.start, () => actions.startContainer(bot.id)),
       button('stop', 'Stop', can.stop, () => actions.stopContainer(bot.id)),
+      button('update', 'Update image…', can.update, () => actions.updateImage(bot)),
       button('delete', 'Delete…', can.remove, () => actions.deleteContainer(bot), 'danger'),
       pending ? h('span', { class: 'pending', role: 'status' }, pending) : null),
-    error ? h('div', { class: 'alert', role: 'alert', 'data-test': 'error' },
+    error ? h('div', {
+      class: `alert${error.kind === 'info' ? ' alert-info' : ''}`,
+      role: error.kind === 'info' ? 'status' : 'alert',
+      'data-test': error.kind === 'info' ? 'notice' : 'error',
+    },
       h('p', {}, error.message),
       h('button', {
         class: 'button subtle',

@@ -90,3 +90,28 @@ export function newBotDialog(submit) {
   const close = openModal(dialog);
   name.focus();
 }
+
+/** Asks for the image to update to, starting from the bot's own. Resolves to the reference,
+ * or null when cancelled. */
+export function updateImageDialog(bot) {
+  return new Promise((resolve) => {
+    const image = h('input', {
+      id: 'update-image', value: bot.image, autocomplete: 'off', spellcheck: 'false',
+      'data-test': 'update-image-ref',
+    });
+    let chosen = null;
+    const dialog = h('dialog', { class: 'dialog', 'aria-labelledby': 'update-title' },
+      h('form', { method: 'dialog', onsubmit: () => { chosen = image.value; } },
+        h('h2', { id: 'update-title' }, `Update the image of ${bot.name}`),
+        h('p', {}, 'Berth pulls the image again. If it changed, the container is created anew '
+          + 'from it, keeping its data directory and whether it runs.'),
+        h('label', { for: 'update-image' }, 'Image'), image,
+        h('div', { class: 'dialog-actions' },
+          h('button', { type: 'button', class: 'button', onclick: () => close() }, 'Cancel'),
+          h('button', { type: 'submit', class: 'button primary', 'data-test': 'confirm-update' },
+            'Update'))));
+    dialog.addEventListener('close', () => resolve(chosen));
+    const close = openModal(dialog);
+    image.focus();
+  });
+}

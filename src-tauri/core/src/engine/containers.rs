@@ -11,8 +11,8 @@ use bollard::models::{ContainerCreateBody, ContainerStateStatusEnum, HostConfig}
 use bollard::models::{ContainerSummaryStateEnum, VolumeCreateRequest};
 use bollard::query_parameters::{
     CreateContainerOptionsBuilder, ListContainersOptionsBuilder, LogsOptionsBuilder,
-    RemoveContainerOptionsBuilder, RemoveVolumeOptionsBuilder, StopContainerOptionsBuilder,
-    TopOptionsBuilder,
+    RemoveContainerOptionsBuilder, RemoveVolumeOptionsBuilder, RenameContainerOptionsBuilder,
+    StopContainerOptionsBuilder, TopOptionsBuilder,
 };
 use futures_util::StreamExt;
 use serde::Serialize;
@@ -106,7 +106,16 @@ impl Engine {
 
     /// Creates the bot's container from `image`, with its data volume at [`DATA_PATH`].
     pub async fn create_container(&self, bot: &str, image: &ImageRef) -> Result<String> {
-        let name = container_name(bot);
+        self.create_container_named(bot, image, &container_name(bot)).await
+    }
+
+    /// Creates a container for the bot under another name, to be renamed into place.
+    pub async fn create_container_named(
+        &self,
+        bot: &str,
+        image: &ImageRef,
+        name: &str,
+    ) -> Result<String> {
         let body = ContainerCreateBody {
             image: Some(image.as_str().to_owned()),
             entrypoint: Some(KEEP_RUNNING.iter().map(|s| (*s).to_owned()).collect()),
@@ -118,13 +127,21 @@ impl Engine {
             }),
             ..Default::default()
         };
-        let options = CreateContainerOptionsBuilder::default().name(&name).build();
+        let options = CreateContainerOptionsBuilder::default().name(name).build();
         let created = self
             .docker
             .create_container(Some(options), body)
             .await
             .map_err(self.error(format!("creating container `{name}`")))?;
         Ok(created.id)
+    }
+
+    pub async fn rename_container(&self, id: &str, name: &str) -> Result<()> {
+        let options = RenameContainerOptionsBuilder::default().name(name).build();
+        self.docker
+            .rename_container(id, options)
+            .await
+            .map_err(self.error(format!("renaming container `{id}` to `{name}`")))
     }
 
     /// Starts the container; one that already runs is left as it is.

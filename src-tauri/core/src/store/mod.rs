@@ -35,6 +35,8 @@ pub enum VersionReason {
     Created,
     /// A Create after the earlier container was deleted.
     Recreated,
+    /// The image's tag moved, or the user named another image, and the container followed.
+    ImageUpdated,
 }
 
 impl VersionReason {
@@ -42,12 +44,14 @@ impl VersionReason {
         match self {
             VersionReason::Created => "created",
             VersionReason::Recreated => "recreated",
+            VersionReason::ImageUpdated => "imageUpdated",
         }
     }
 
     fn parse(stored: &str) -> VersionReason {
         match stored {
             "created" => VersionReason::Created,
+            "imageUpdated" => VersionReason::ImageUpdated,
             _ => VersionReason::Recreated,
         }
     }
@@ -229,6 +233,17 @@ impl Store {
         .await
     }
 
+    /// Changes the image reference the bot's containers are created from.
+    pub async fn bot_set_image(&self, id: &str, image: &ImageRef) -> Result<()> {
+        let (id, image) = (id.to_owned(), image.as_str().to_owned());
+        self.call(move |conn| {
+            conn.execute("UPDATE bots SET image = ?2 WHERE id = ?1", params![id, image])
+                .map_err(Error::store("changing a bot's image"))?;
+            Ok(())
+        })
+        .await
+    }
+
     /// Removes the bot's record, its container record with it.
     pub async fn bot_delete(&self, id: &str) -> Result<()> {
         let id = id.to_owned();
@@ -305,9 +320,10 @@ impl Store {
         .await
     }
 
-    /// Records a new version for the container now recorded for the bot: the next number, as
-    /// `created` for the bot's first container and `recreated` after that.
-    pub async fn version_record(&self, bot: &str) -> Result<Version> {
+    /// Records a new version for the container now recorded for the bot, with the next number.
+    /// A create is `created` for the bot's first container and `recreated` after that; other
+    /// reasons are taken as given.
+    pub async fn version_record(&self, bot: &str, reason: VersionReason) -> Result<Version> {
         let bot = bot.to_owned();
         self.call(move |conn| {
             let tx = conn.transaction().map_err(Error::store("recording a version"))?;
@@ -328,10 +344,9 @@ impl Store {
                 .map_err(Error::store("numbering a version"))?;
             let version = Version {
                 number: last.unwrap_or(0) + 1,
-                reason: if last.is_some() {
-                    VersionReason::Recreated
-                } else {
-                    VersionReason::Created
+                reason: match (reason, last) {
+                    (VersionReason::Created, Some(_)) => VersionReason::Recreated,
+                    (reason, _) => reason,
                 },
                 image: record.image,
                 image_digest: record.image_digest,

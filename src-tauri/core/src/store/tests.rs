@@ -115,12 +115,13 @@ async fn versions_number_up_and_are_never_reused_after_a_delete() {
     let bot = store.bot_insert(name("Versioned"), image()).await.expect("inserts");
 
     store.container_set(&bot.id, record("c1")).await.expect("records");
-    let first = store.version_record(&bot.id).await.expect("first version");
+    let first = store.version_record(&bot.id, VersionReason::Created).await.expect("first version");
     assert_eq!((first.number, first.reason), (1, VersionReason::Created));
 
     store.container_clear(&bot.id).await.expect("deleted");
     store.container_set(&bot.id, record("c2")).await.expect("records");
-    let second = store.version_record(&bot.id).await.expect("second version");
+    let second =
+        store.version_record(&bot.id, VersionReason::Created).await.expect("second version");
     assert_eq!((second.number, second.reason), (2, VersionReason::Recreated));
     assert_eq!(second.container_id, "c2");
     assert_eq!(second.image_digest.as_deref(), Some("sha256:abc"));
@@ -137,8 +138,8 @@ async fn versions_belong_to_one_bot() {
     let b = store.bot_insert(name("B"), image()).await.expect("inserts");
     store.container_set(&a.id, record("ca")).await.expect("records");
     store.container_set(&b.id, record("cb")).await.expect("records");
-    store.version_record(&a.id).await.expect("a1");
-    assert_eq!(store.version_record(&b.id).await.expect("b1").number, 1);
+    store.version_record(&a.id, VersionReason::Created).await.expect("a1");
+    assert_eq!(store.version_record(&b.id, VersionReason::Created).await.expect("b1").number, 1);
     store.bot_delete(&a.id).await.expect("deletes");
     assert!(store.versions(&a.id).await.expect("lists").is_empty(), "gone with the bot");
 }
@@ -147,5 +148,18 @@ async fn versions_belong_to_one_bot() {
 async fn a_version_needs_a_recorded_container() {
     let (_dir, store) = temp_store();
     let bot = store.bot_insert(name("Empty"), image()).await.expect("inserts");
-    assert!(matches!(store.version_record(&bot.id).await, Err(Error::Store { .. })));
+    assert!(matches!(
+        store.version_record(&bot.id, VersionReason::Created).await,
+        Err(Error::Store { .. })
+    ));
+}
+
+#[tokio::test]
+async fn other_reasons_are_kept_as_given() {
+    let (_dir, store) = temp_store();
+    let bot = store.bot_insert(name("Updated"), image()).await.expect("inserts");
+    store.container_set(&bot.id, record("c1")).await.expect("records");
+    store.version_record(&bot.id, VersionReason::Created).await.expect("first");
+    let second = store.version_record(&bot.id, VersionReason::ImageUpdated).await.expect("second");
+    assert_eq!((second.number, second.reason), (2, VersionReason::ImageUpdated));
 }
