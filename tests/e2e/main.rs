@@ -10,7 +10,11 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use fantoccini::{Client, ClientBuilder, Locator};
+
+#[path = "../common/silent_registry.rs"]
+mod silent_registry;
 use serde_json::{json, Value};
+use silent_registry::silent_registry;
 
 const TEST_LABEL: &str = "io.berth.test";
 
@@ -292,20 +296,6 @@ async fn a_refused_name_says_why_in_the_form() {
     )
     .await;
     s.close().await;
-}
-
-/// A registry that accepts connections and never answers, so that a pull from it lasts until
-/// it is cancelled. Connections stay open until the process ends.
-fn silent_registry() -> u16 {
-    let listener = TcpListener::bind("127.0.0.1:0").expect("a free port");
-    let port = listener.local_addr().expect("bound").port();
-    std::thread::spawn(move || {
-        let mut held = Vec::new();
-        for stream in listener.incoming().flatten() {
-            held.push(stream);
-        }
-    });
-    port
 }
 
 #[tokio::test]

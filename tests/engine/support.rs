@@ -8,6 +8,10 @@ use berth_core::engine::link::EngineStatus;
 use berth_core::operations::{OperationEvent, Outcome, Watcher};
 use berth_core::{Berth, Config};
 
+#[path = "../common/silent_registry.rs"]
+mod silent_registry;
+pub use silent_registry::silent_registry;
+
 /// The label every resource of one test carries, with the test's own value.
 pub const TEST_LABEL: &str = "io.berth.test";
 
@@ -143,20 +147,6 @@ pub fn uuid() -> String {
     static COUNTER: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
     let n = COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     format!("{nanos:x}-{}-{n}", std::process::id())
-}
-
-/// A registry that accepts connections and never answers, so that a pull from it lasts until
-/// it is cancelled. Connections stay open until the process ends.
-pub fn silent_registry() -> u16 {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("a free port");
-    let port = listener.local_addr().expect("bound").port();
-    std::thread::spawn(move || {
-        let mut held = Vec::new();
-        for stream in listener.incoming().flatten() {
-            held.push(stream);
-        }
-    });
-    port
 }
 
 /// Waits until `check` holds, polling every 20 ms, for at most `limit`.
