@@ -293,7 +293,10 @@ pub(crate) async fn delete(
     }
     // A container under the bot's name that Berth never recorded (a create whose answer was
     // lost) would keep the volume in use.
-    engine.remove_container(&container_name(&bot.id)).await?;
+    let name = container_name(&bot.id);
+    for stray in [format!("{name}-next"), format!("{name}-previous"), name] {
+        engine.remove_container(&stray).await?;
+    }
     if !keep_data {
         engine.remove_volume(&bot.id).await?;
     }
@@ -344,9 +347,12 @@ pub(crate) async fn update_image(
     }
 
     op.report(|p| p.phase = Some(Phase::Starting));
-    engine.stop_container(&record.container_id, grace).await?;
-    engine.remove_container(&record.container_id).await?;
-    engine.rename_container(&next, &container_name(&bot.id)).await?;
+    let mut done = Swapped::default();
+    let pair = (record.container_id.as_str(), next.as_str());
+    if let Err(error) = swap(engine, bot, pair, grace, &mut done).await {
+        roll_back(engine, bot, pair, was_running, done).await;
+        return Err(error);
+    }
     let new_record = ContainerRecord {
         container_id: next.clone(),
         image: image.as_str().to_owned(),
@@ -365,4 +371,59 @@ pub(crate) async fn update_image(
     }
     tracing::info!(bot = %bot.id, version = version.number, "image updated");
     Ok(Some(version))
+}
+
+/// How far a swap got, so that a roll-back undoes exactly that.
+#[derive(Debug, Default)]
+struct Swapped {
+    stopped: bool,
+    set_aside: bool,
+}
+
+/// Puts the new container in the old one's place: the old one is stopped and set aside under
+/// another name before the new one takes the bot's name, and removed only then.
+async fn swap(
+    engine: &Engine,
+    bot: &Bot,
+    (old, new): (&str, &str),
+    grace: i32,
+    done: &mut Swapped,
+) -> Result<()> {
+    let name = container_name(&bot.id);
+    let aside = format!("{name}-previous");
+    engine.remove_container(&aside).await?;
+    engine.stop_container(old, grace).await?;
+    done.stopped = true;
+    engine.rename_container(old, &aside).await?;
+    done.set_aside = true;
+    engine.rename_container(new, &name).await?;
+    if let Err(error) = engine.remove_container(old).await {
+        // The bot is whole without it; the next update or delete removes it by name.
+        tracing::warn!(bot = %bot.id, container = old, %error, "could not remove the old container");
+    }
+    Ok(())
+}
+
+/// Undoes a swap that failed half-way: the new container goes, the old one gets its name back
+/// and runs again if it ran. Failures are logged: the swap's error is the one to show.
+async fn roll_back(
+    engine: &Engine,
+    bot: &Bot,
+    (old, new): (&str, &str),
+    was_running: bool,
+    done: Swapped,
+) {
+    let steps = async {
+        engine.remove_container(new).await?;
+        if done.set_aside {
+            engine.rename_container(old, &container_name(&bot.id)).await?;
+        }
+        if done.stopped && was_running {
+            engine.start_container(old).await?;
+        }
+        Ok::<_, Error>(())
+    };
+    if let Err(error) = steps.await {
+        tracing::warn!(bot = %bot.id, %error, "could not roll the image update back");
+    }
 }
