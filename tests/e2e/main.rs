@@ -246,17 +246,17 @@ async fn create_run_stop_and_delete_a_bot_in_the_window() {
     s.screenshot("running").await;
     s.wait_for_text("[data-test=version]", "1 · Created", Duration::from_secs(5)).await;
 
-    s.click("update").await;
-    s.click("confirm-update").await;
-    let up_to_date = format!("`{image}` is up to date");
-    s.wait_for_text("[data-test=notice] p", &up_to_date, Duration::from_secs(30)).await;
-    s.wait_for_text("[data-test=version]", "1 · Created", Duration::from_secs(5)).await;
-
     let bar = s.client().execute("return window.__berthBar", vec![]).await.expect("bar values");
     let values: Vec<f64> =
         bar.as_array().expect("an array").iter().filter_map(Value::as_f64).collect();
     assert_eq!(values.last(), Some(&100.0), "the bar finished: {bar}");
     assert!(values.windows(2).all(|w| w[0] <= w[1]), "the bar went back: {bar}");
+
+    s.click("update").await;
+    s.click("confirm-update").await;
+    let up_to_date = format!("`{image}` is up to date");
+    s.wait_for_text("[data-test=notice] p", &up_to_date, Duration::from_secs(30)).await;
+    s.wait_for_text("[data-test=version]", "1 · Created", Duration::from_secs(5)).await;
 
     s.click("stop").await;
     s.wait_for_text("[data-test=state]", "Stopped", Duration::from_secs(30)).await;

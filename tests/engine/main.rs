@@ -342,3 +342,29 @@ async fn update_image_follows_a_moved_tag_and_keeps_data_and_state() {
     assert_eq!(t.berth.versions(&bot.id).await.expect("versions").len(), 3);
     docker(&["rmi", "-f", &reference]);
 }
+
+#[tokio::test]
+async fn failed_update_puts_the_old_container_back() {
+    let t = TestBerth::start().await;
+    let bot = t.running_bot("rollback").await;
+    exec(&t, &bot.id, "echo kept > /data/note.txt").await;
+    let before = t.berth.container_status(&bot.id).await.expect("status");
+
+    let watcher = t
+        .berth
+        .container_update_image(&bot.id, Some(&test_image("notail")))
+        .await
+        .expect("update starts");
+    let (outcome, _) = support::follow(watcher).await;
+    let Outcome::Failed { error } = outcome else { panic!("expected a failure: {outcome:?}") };
+    assert_eq!(error.kind, "imageUnsuitable", "{}", error.message);
+
+    let after = t.berth.container_status(&bot.id).await.expect("status");
+    assert_eq!(after.state, ContainerState::Running, "the old container runs again");
+    assert_eq!(after.container_id, before.container_id);
+    assert_eq!(after.image, before.image, "the bot keeps its image");
+    assert_eq!(t.berth.bot(&bot.id).await.expect("bot").image, test_image("latest"));
+    assert_eq!(t.berth.versions(&bot.id).await.expect("versions").len(), 1, "no version");
+    assert_eq!(exec(&t, &bot.id, "cat /data/note.txt").await, ["kept"]);
+    assert_eq!(t.leftovers().len(), 2, "only the old container and the volume remain");
+}

@@ -27,7 +27,8 @@ const store = createStore({
 });
 /** Progress panels by operation id, so that a Cancel button always names its own operation. */
 const progressPanels = new Map();
-/** Operations this window follows, and bots whose Create this window is starting. */
+/** Operations this window follows, and bots whose long operation (Create, Update image) this
+ * window is starting. */
 const watched = new Set();
 const creating = new Set();
 /** The newest status request per bot: older answers that arrive late are dropped. */
@@ -90,6 +91,7 @@ function onOperationEvent(botId) {
       store.update((s) => ({
         operations: withKey(s.operations, botId, { info: data, progress: null, outcome: null }),
         errors: withKey(s.errors, botId, undefined),
+        notices: withKey(s.notices, botId, undefined),
       }));
     } else if (event === 'progress') {
       const operationId = store.get().operations[botId]?.info.id;
@@ -102,13 +104,12 @@ function onOperationEvent(botId) {
       watched.delete(data.operationId);
       progressPanels.delete(data.operationId);
       // A run that changed nothing may say why (an image already up to date).
-      const note = store.get().operations[botId]?.progress?.note;
-      const error = data.outcome.state === 'failed'
-        ? data.outcome.error
-        : (note ? { kind: 'info', message: note } : undefined);
+      const note = store.get().operations[botId]?.progress?.note ?? undefined;
+      const error = data.outcome.state === 'failed' ? data.outcome.error : undefined;
       store.update((s) => ({
         operations: withKey(s.operations, botId, undefined),
         errors: withKey(s.errors, botId, error),
+        notices: withKey(s.notices, botId, note),
       }));
       refreshStatus(botId);
       refreshBots();
@@ -238,7 +239,10 @@ const actions = {
   },
 
   dismissError(botId) {
-    store.update((s) => ({ errors: withKey(s.errors, botId, undefined) }));
+    store.update((s) => ({
+      errors: withKey(s.errors, botId, undefined),
+      notices: withKey(s.notices, botId, undefined),
+    }));
   },
 };
 
@@ -279,7 +283,7 @@ function render(state) {
   const botId = state.selectedBotId;
   const op = state.operations[botId];
   const pageInputs = [state.bots, botId, state.statuses[botId], op?.info, state.errors[botId],
-    state.pending[botId], state.versions[botId]];
+    state.pending[botId], state.versions[botId], state.notices[botId]];
   if (pageInputs.some((v, i) => v !== rendered.page?.[i])) {
     const panel = op ? panelFor(op.info.id) : null;
     renderBotPage(els.main, state, actions, panel);

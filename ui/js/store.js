@@ -32,6 +32,8 @@ export const initialState = () => ({
   operations: {},
   /** The last failure to show by bot id: { kind, message }. */
   errors: {},
+  /** The last word of an operation that changed nothing, by bot id. */
+  notices: {},
 });
 
 /** Returns a copy of `map` with `key` set to `value`, or removed when value is undefined. */

@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 
+use futures_util::FutureExt;
 use serde::Serialize;
 use tokio::sync::broadcast;
 use tokio_util::sync::CancellationToken;
@@ -235,7 +236,12 @@ impl Berth {
         let bot_id = bot.id.clone();
         let task = async move {
             tracing::info!(operation = %id, "started");
-            let result = work(engine, this.inner.store.clone(), bot, Arc::clone(&op)).await;
+            let work = work(engine, this.inner.store.clone(), bot, Arc::clone(&op));
+            // A panic in the work still ends the operation, on record and for the UI.
+            let result = match std::panic::AssertUnwindSafe(work).catch_unwind().await {
+                Ok(result) => result,
+                Err(_) => Err(Error::Unfinished { operation: kind.to_string() }),
+            };
             this.record_end(&id, &result).await;
             op.finish(Outcome::from(&result));
             this.changed(Change::Operations);

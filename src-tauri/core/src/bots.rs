@@ -7,8 +7,11 @@ use unicode_segmentation::UnicodeSegmentation;
 
 use crate::error::{Error, Result};
 
-/// The longest bot name, in characters.
+/// The longest bot name, in characters (grapheme clusters).
 pub const NAME_MAX_CHARS: usize = 64;
+
+/// The most code points a name may hold, whatever its characters.
+const NAME_MAX_CODE_POINTS: usize = 1024;
 
 /// A named record owned by Berth; at most one container belongs to it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -37,7 +40,10 @@ impl BotName {
         if display.is_empty() {
             return Err(invalid("a name is required"));
         }
-        if display.graphemes(true).count() > NAME_MAX_CHARS {
+        // Graphemes as people count them; code points too, or one letter with thousands of
+        // combining marks would pass as a single character.
+        let too_long = display.chars().count() > NAME_MAX_CODE_POINTS;
+        if too_long || display.graphemes(true).count() > NAME_MAX_CHARS {
             return Err(invalid("a name has at most 64 characters"));
         }
         if display.chars().any(|c| c.is_control() || is_separator_or_direction(c)) {
@@ -68,7 +74,8 @@ impl BotName {
 /// invisible characters that would let two names differ only in what nobody can see.
 fn comparison_key(name: &str) -> String {
     let visible: String = name.nfkc().filter(|c| !is_default_ignorable(*c)).collect();
-    caseless::default_case_fold_str(&visible)
+    // Folding can undo normalisation (`ΐ` folds to a decomposed sequence): normalise again.
+    caseless::default_case_fold_str(&visible).nfkc().collect()
 }
 
 /// Line and paragraph separators, and the marks that reorder text (`abc\u{202E}gnp.exe` shows
@@ -248,6 +255,7 @@ mod tests {
         assert_eq!(key("A\u{0308}rger"), key("Ärger"), "decomposed umlaut");
         assert_eq!(key("Straße"), key("STRASSE"), "full case folding");
         assert_eq!(key("ｓｃｏｕｔ"), key("scout"), "full-width letters");
+        assert_eq!(key("\u{0390}"), key("\u{03AA}\u{0301}"), "folding then normalising");
     }
 
     #[test]
@@ -260,6 +268,8 @@ mod tests {
         let family = "👨\u{200D}👩\u{200D}👧";
         assert!(BotName::parse(&family.repeat(64)).is_ok(), "64 family emoji fit");
         assert!(name_error(&family.repeat(65)).contains("64"));
+        let stacked = format!("a{}", "\u{0301}".repeat(2000));
+        assert!(name_error(&stacked).contains("64"), "one grapheme, two thousand code points");
     }
 
     #[test]

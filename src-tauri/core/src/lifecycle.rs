@@ -258,9 +258,12 @@ async fn forget_vanished_container(engine: &Engine, store: &Store, bot: &Bot) ->
             "forgetting a container the engine no longer has");
         store.container_clear(&bot.id).await?;
     }
-    if let Some(stray) = engine.inspect_container(&container_name(&bot.id)).await? {
-        tracing::warn!(bot = %bot.id, container = %stray.id, "removing an unrecorded container");
-        engine.remove_container(&stray.id).await?;
+    let name = container_name(&bot.id);
+    for stray in [format!("{name}-next"), format!("{name}-previous"), name] {
+        if let Some(found) = engine.inspect_container(&stray).await? {
+            tracing::warn!(bot = %bot.id, container = %found.id, "removing an unrecorded container");
+            engine.remove_container(&found.id).await?;
+        }
     }
     Ok(())
 }
@@ -305,10 +308,11 @@ pub(crate) async fn delete(
 
 /// Pulls the bot's image again, or `new_image` when given; when that gives another image than
 /// the container's, re-creates the container from it, keeping the data volume and whether it
-/// ran. Returns the new version, or `None` when nothing changed.
+/// ran (a paused container comes back running). Returns the new version, or `None` when
+/// nothing changed.
 ///
-/// The new container is created beside the old one first, so that a failed pull or create
-/// leaves the bot exactly as it was.
+/// The new container is created beside the old one, swapped in and started before anything
+/// is recorded; any failure until then puts the old container back as it was.
 pub(crate) async fn update_image(
     engine: &Engine,
     store: &Store,
@@ -322,52 +326,58 @@ pub(crate) async fn update_image(
         Some(image) => image,
         None => ImageRef::parse(&bot.image)?,
     };
+    let Some(current) = engine.inspect_container(&record.container_id).await? else {
+        return Err(Error::NoContainer { bot: bot.name.clone() });
+    };
 
     op.report(|p| p.phase = Some(Phase::Pulling));
     pull(engine, &image, op).await?;
     op.check_cancelled()?;
-    let digest = engine.image_digest(&image).await?;
-    if image.as_str() == record.image && digest == record.image_digest {
+    // Image ids, not digests: an image built or imported locally has no registry digest.
+    if image.as_str() == record.image && engine.image_id(&image).await? == current.image_id {
         let note = format!("`{}` is up to date", image.as_str());
         op.report(|p| p.note = Some(note));
         return Ok(None);
     }
+    let digest = engine.image_digest(&image).await?;
 
     op.report(|p| p.phase = Some(Phase::Creating));
-    let was_running = engine
-        .inspect_container(&record.container_id)
-        .await?
-        .is_some_and(|facts| facts.state == RunState::Running);
     let next_name = format!("{}-next", container_name(&bot.id));
     engine.remove_container(&next_name).await?;
     let next = engine.create_container_named(&bot.id, &image, &next_name).await?;
-    if let Err(error) = op.check_cancelled() {
-        engine.remove_container(&next).await?;
-        return Err(error);
+    if let Err(cancelled) = op.check_cancelled() {
+        if let Err(error) = engine.remove_container(&next).await {
+            tracing::warn!(bot = %bot.id, %error, "could not remove the unused new container");
+        }
+        return Err(cancelled);
     }
 
     op.report(|p| p.phase = Some(Phase::Starting));
-    let mut done = Swapped::default();
+    let was_running = matches!(current.state, RunState::Running | RunState::Paused);
     let pair = (record.container_id.as_str(), next.as_str());
-    if let Err(error) = swap(engine, bot, pair, grace, &mut done).await {
-        roll_back(engine, bot, pair, was_running, done).await;
-        return Err(error);
-    }
+    let mut done = Swapped::default();
+    let swapped = swap_in(engine, bot, &image, pair, (grace, was_running), &mut done).await;
     let new_record = ContainerRecord {
         container_id: next.clone(),
         image: image.as_str().to_owned(),
         image_digest: digest,
         created_at: now_ms(),
     };
-    store.container_set(&bot.id, new_record).await?;
-    store.bot_set_image(&bot.id, &image).await?;
-    let version = store.version_record(&bot.id, VersionReason::ImageUpdated).await?;
-
-    if was_running {
-        engine.start_container(&next).await?;
-        if let Some(last_words) = engine.main_process_started(&next).await? {
-            return Err(unsuitable(&image, &last_words));
+    let recorded = match swapped {
+        Ok(()) => store.container_replace(&bot.id, new_record, VersionReason::ImageUpdated).await,
+        Err(error) => Err(error),
+    };
+    let version = match recorded {
+        Ok(version) => version,
+        Err(error) => {
+            roll_back(engine, bot, pair, was_running, done).await;
+            return Err(error);
         }
+    };
+
+    if let Err(error) = engine.remove_container(&record.container_id).await {
+        // The bot is whole without it; the next update or delete removes it by name.
+        tracing::warn!(bot = %bot.id, %error, "could not remove the old container");
     }
     tracing::info!(bot = %bot.id, version = version.number, "image updated");
     Ok(Some(version))
@@ -380,32 +390,34 @@ struct Swapped {
     set_aside: bool,
 }
 
-/// Puts the new container in the old one's place: the old one is stopped and set aside under
-/// another name before the new one takes the bot's name, and removed only then.
-async fn swap(
+/// Puts the new container in the old one's place and starts it if the old one ran: the old one
+/// is stopped and set aside under another name first, and stays there until recorded.
+async fn swap_in(
     engine: &Engine,
     bot: &Bot,
+    image: &ImageRef,
     (old, new): (&str, &str),
-    grace: i32,
+    (grace, start): (i32, bool),
     done: &mut Swapped,
 ) -> Result<()> {
     let name = container_name(&bot.id);
-    let aside = format!("{name}-previous");
-    engine.remove_container(&aside).await?;
+    engine.remove_container(&format!("{name}-previous")).await?;
     engine.stop_container(old, grace).await?;
     done.stopped = true;
-    engine.rename_container(old, &aside).await?;
+    engine.rename_container(old, &format!("{name}-previous")).await?;
     done.set_aside = true;
     engine.rename_container(new, &name).await?;
-    if let Err(error) = engine.remove_container(old).await {
-        // The bot is whole without it; the next update or delete removes it by name.
-        tracing::warn!(bot = %bot.id, container = old, %error, "could not remove the old container");
+    if start {
+        engine.start_container(new).await?;
+        if let Some(last_words) = engine.main_process_started(new).await? {
+            return Err(unsuitable(image, &last_words));
+        }
     }
     Ok(())
 }
 
-/// Undoes a swap that failed half-way: the new container goes, the old one gets its name back
-/// and runs again if it ran. Failures are logged: the swap's error is the one to show.
+/// Undoes a swap that failed: the new container goes, the old one gets its name back and
+/// runs again if it ran. Failures are logged: the swap's error is the one to show.
 async fn roll_back(
     engine: &Engine,
     bot: &Bot,
@@ -423,7 +435,8 @@ async fn roll_back(
         }
         Ok::<_, Error>(())
     };
-    if let Err(error) = steps.await {
-        tracing::warn!(bot = %bot.id, %error, "could not roll the image update back");
+    match steps.await {
+        Ok(()) => tracing::info!(bot = %bot.id, "image update rolled back"),
+        Err(error) => tracing::warn!(bot = %bot.id, %error, "could not roll the update back"),
     }
 }

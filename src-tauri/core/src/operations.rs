@@ -323,6 +323,16 @@ mod tests {
     }
 
     #[test]
+    fn drop_after_finish_keeps_the_outcome() {
+        let operations = Operations::default();
+        let handle = operations.begin("b1", OperationKind::Create).expect("begins");
+        let outcome = handle.running.outcome.subscribe();
+        handle.finish(Outcome::Done);
+        drop(handle);
+        assert_eq!(*outcome.borrow(), Some(Outcome::Done));
+    }
+
+    #[test]
     fn events_serialize_as_tagged_camel_case() {
         let event = OperationEvent::Finished {
             operation_id: "op".into(),

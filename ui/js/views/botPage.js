@@ -50,6 +50,7 @@ function containerTab(bot, state, actions, progressPanel) {
   const containerState = status?.state ?? bot.state;
   const can = actionsFor(containerState, Boolean(running || pending));
   const error = state.errors[bot.id];
+  const notice = state.notices?.[bot.id];
 
   const button = (key, label, enabled, onclick, kind = '') => h('button', {
     class: `button ${kind}`.trim(),
@@ -67,21 +68,24 @@ function containerTab(bot, state, actions, progressPanel) {
       button('update', 'Update image…', can.update, () => actions.updateImage(bot)),
       button('delete', 'Delete…', can.remove, () => actions.deleteContainer(bot), 'danger'),
       pending ? h('span', { class: 'pending', role: 'status' }, pending) : null),
-    error ? h('div', {
-      class: `alert${error.kind === 'info' ? ' alert-info' : ''}`,
-      role: error.kind === 'info' ? 'status' : 'alert',
-      'data-test': error.kind === 'info' ? 'notice' : 'error',
-    },
+    error ? h('div', { class: 'alert', role: 'alert', 'data-test': 'error' },
       h('p', {}, error.message),
-      h('button', {
-        class: 'button subtle',
-        'data-focus': 'dismiss',
-        onclick: () => actions.dismissError(bot.id),
-      }, 'Dismiss')) : null,
+      dismiss(bot, actions)) : null,
+    notice ? h('div', { class: 'alert alert-info', role: 'status', 'data-test': 'notice' },
+      h('p', {}, notice),
+      dismiss(bot, actions)) : null,
     running && progressPanel ? progressPanel.el : null,
     statusPanel(status, containerState),
     versionHistory(state.versions[bot.id] ?? []),
   ];
+}
+
+function dismiss(bot, actions) {
+  return h('button', {
+    class: 'button subtle',
+    'data-focus': 'dismiss',
+    onclick: () => actions.dismissError(bot.id),
+  }, 'Dismiss');
 }
 
 function statusPanel(status, containerState) {

@@ -104,7 +104,8 @@ export function updateImageDialog(bot) {
       h('form', { method: 'dialog', onsubmit: () => { chosen = image.value; } },
         h('h2', { id: 'update-title' }, `Update the image of ${bot.name}`),
         h('p', {}, 'Berth pulls the image again. If it changed, the container is created anew '
-          + 'from it, keeping its data directory and whether it runs.'),
+          + 'from it, keeping its data directory and whether it runs. Anything installed or '
+          + 'changed in the container outside /data is lost.'),
         h('label', { for: 'update-image' }, 'Image'), image,
         h('div', { class: 'dialog-actions' },
           h('button', { type: 'button', class: 'button', onclick: () => close() }, 'Cancel'),

@@ -19,7 +19,7 @@ use serde::Serialize;
 
 use super::{is_conflict, is_not_found, Engine, LABEL_BOT};
 use crate::bots::ImageRef;
-use crate::error::Result;
+use crate::error::{Error, Result};
 
 /// Where the data directory appears inside every bot container.
 pub const DATA_PATH: &str = "/data";
@@ -58,6 +58,8 @@ pub struct ContainerFacts {
     pub id: String,
     pub state: RunState,
     pub image: String,
+    /// The id of the image the container was created from (`sha256:…`).
+    pub image_id: String,
     pub created_at: Option<String>,
     pub started_at: Option<String>,
 }
@@ -191,6 +193,7 @@ impl Engine {
             id: inspect.id.unwrap_or_else(|| id.to_owned()),
             state: run_state,
             image: inspect.config.and_then(|c| c.image).unwrap_or_default(),
+            image_id: inspect.image.unwrap_or_default(),
             created_at: inspect.created.map(|c| c.to_string()),
             started_at: started_at.filter(|_| run_state != RunState::Stopped),
         }))
@@ -237,7 +240,10 @@ impl Engine {
             }
             tokio::time::sleep(MAIN_PROCESS_INTERVAL).await;
         }
-        Ok(None)
+        Err(Error::Engine {
+            action: format!("starting container `{id}`"),
+            message: "its main process did not show within 2 seconds".into(),
+        })
     }
 
     /// The stopped container's exit code and final log lines.
@@ -271,6 +277,11 @@ impl Engine {
 
         let states = containers.into_iter().filter_map(|c| {
             let bot = c.labels?.remove(LABEL_BOT)?;
+            // Only the bot's own container: an update's new or set-aside one is not its state.
+            let own = format!("/{}", container_name(&bot));
+            if !c.names.unwrap_or_default().contains(&own) {
+                return None;
+            }
             let state = match c.state {
                 Some(ContainerSummaryStateEnum::RUNNING) => RunState::Running,
                 Some(ContainerSummaryStateEnum::PAUSED) => RunState::Paused,

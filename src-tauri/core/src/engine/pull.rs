@@ -29,6 +29,16 @@ impl Engine {
         }
     }
 
+    /// The id of the image the engine holds for this reference (`sha256:…`).
+    pub async fn image_id(&self, image: &ImageRef) -> Result<String> {
+        let inspect = self
+            .docker
+            .inspect_image(image.as_str())
+            .await
+            .map_err(self.error(format!("inspecting image `{}`", image.as_str())))?;
+        Ok(inspect.id.unwrap_or_default())
+    }
+
     /// The image's digest as its registry names it (`sha256:…`), when it came from one.
     pub async fn image_digest(&self, image: &ImageRef) -> Result<Option<String>> {
         let inspect = self

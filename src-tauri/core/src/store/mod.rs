@@ -48,11 +48,12 @@ impl VersionReason {
         }
     }
 
-    fn parse(stored: &str) -> VersionReason {
+    fn parse(stored: &str) -> Option<VersionReason> {
         match stored {
-            "created" => VersionReason::Created,
-            "imageUpdated" => VersionReason::ImageUpdated,
-            _ => VersionReason::Recreated,
+            "created" => Some(VersionReason::Created),
+            "recreated" => Some(VersionReason::Recreated),
+            "imageUpdated" => Some(VersionReason::ImageUpdated),
+            _ => None,
         }
     }
 }
@@ -233,17 +234,6 @@ impl Store {
         .await
     }
 
-    /// Changes the image reference the bot's containers are created from.
-    pub async fn bot_set_image(&self, id: &str, image: &ImageRef) -> Result<()> {
-        let (id, image) = (id.to_owned(), image.as_str().to_owned());
-        self.call(move |conn| {
-            conn.execute("UPDATE bots SET image = ?2 WHERE id = ?1", params![id, image])
-                .map_err(Error::store("changing a bot's image"))?;
-            Ok(())
-        })
-        .await
-    }
-
     /// Removes the bot's record, its container record with it.
     pub async fn bot_delete(&self, id: &str) -> Result<()> {
         let id = id.to_owned();
@@ -327,48 +317,41 @@ impl Store {
         let bot = bot.to_owned();
         self.call(move |conn| {
             let tx = conn.transaction().map_err(Error::store("recording a version"))?;
-            let record: ContainerRecord = tx
-                .query_row(
-                    "SELECT container_id, image, image_digest, created_at
-                     FROM containers WHERE bot_id = ?1",
-                    params![bot],
-                    container_from_row,
-                )
-                .map_err(Error::store("reading the container to version"))?;
-            let last: Option<i64> = tx
-                .query_row(
-                    "SELECT MAX(number) FROM versions WHERE bot_id = ?1",
-                    params![bot],
-                    |r| r.get(0),
-                )
-                .map_err(Error::store("numbering a version"))?;
-            let version = Version {
-                number: last.unwrap_or(0) + 1,
-                reason: match (reason, last) {
-                    (VersionReason::Created, Some(_)) => VersionReason::Recreated,
-                    (reason, _) => reason,
-                },
-                image: record.image,
-                image_digest: record.image_digest,
-                container_id: record.container_id,
-                created_at: now_ms(),
-            };
+            let version = insert_version(&tx, &bot, reason)?;
+            tx.commit().map_err(Error::store("recording a version"))?;
+            Ok(version)
+        })
+        .await
+    }
+
+    /// Records a re-created container, the image the bot now uses and the version that says
+    /// why, all or nothing.
+    pub async fn container_replace(
+        &self,
+        bot: &str,
+        record: ContainerRecord,
+        reason: VersionReason,
+    ) -> Result<Version> {
+        let bot = bot.to_owned();
+        self.call(move |conn| {
+            let tx = conn.transaction().map_err(Error::store("recording a new container"))?;
             tx.execute(
-                "INSERT INTO versions
-                     (bot_id, number, reason, image, image_digest, container_id, created_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                "INSERT OR REPLACE INTO containers
+                     (bot_id, container_id, image, image_digest, created_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5)",
                 params![
                     bot,
-                    version.number,
-                    version.reason.as_str(),
-                    version.image,
-                    version.image_digest,
-                    version.container_id,
-                    version.created_at
+                    record.container_id,
+                    record.image,
+                    record.image_digest,
+                    record.created_at
                 ],
             )
-            .map_err(Error::store("recording a version"))?;
-            tx.commit().map_err(Error::store("recording a version"))?;
+            .map_err(Error::store("recording a new container"))?;
+            tx.execute("UPDATE bots SET image = ?2 WHERE id = ?1", params![bot, record.image])
+                .map_err(Error::store("changing a bot's image"))?;
+            let version = insert_version(&tx, &bot, reason)?;
+            tx.commit().map_err(Error::store("recording a new container"))?;
             Ok(version)
         })
         .await
@@ -388,7 +371,17 @@ impl Store {
                 .query_map(params![bot], |row| {
                     Ok(Version {
                         number: row.get(0)?,
-                        reason: VersionReason::parse(&row.get::<_, String>(1)?),
+                        reason: {
+                            let stored: String = row.get(1)?;
+                            VersionReason::parse(&stored).ok_or_else(|| {
+                                let reason = format!("unknown version reason `{stored}`");
+                                rusqlite::Error::FromSqlConversionFailure(
+                                    1,
+                                    rusqlite::types::Type::Text,
+                                    reason.into(),
+                                )
+                            })?
+                        },
                         image: row.get(2)?,
                         image_digest: row.get(3)?,
                         container_id: row.get(4)?,
@@ -461,6 +454,52 @@ impl Store {
         })
         .await
     }
+}
+
+/// Adds the next version of the bot's recorded container, inside the caller's transaction.
+fn insert_version(
+    tx: &rusqlite::Transaction<'_>,
+    bot: &str,
+    reason: VersionReason,
+) -> Result<Version> {
+    let record: ContainerRecord = tx
+        .query_row(
+            "SELECT container_id, image, image_digest, created_at
+             FROM containers WHERE bot_id = ?1",
+            params![bot],
+            container_from_row,
+        )
+        .map_err(Error::store("reading the container to version"))?;
+    let last: Option<i64> = tx
+        .query_row("SELECT MAX(number) FROM versions WHERE bot_id = ?1", params![bot], |r| r.get(0))
+        .map_err(Error::store("numbering a version"))?;
+    let version = Version {
+        number: last.unwrap_or(0) + 1,
+        reason: match (reason, last) {
+            (VersionReason::Created, Some(_)) => VersionReason::Recreated,
+            (reason, _) => reason,
+        },
+        image: record.image,
+        image_digest: record.image_digest,
+        container_id: record.container_id,
+        created_at: now_ms(),
+    };
+    tx.execute(
+        "INSERT INTO versions
+             (bot_id, number, reason, image, image_digest, container_id, created_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+        params![
+            bot,
+            version.number,
+            version.reason.as_str(),
+            version.image,
+            version.image_digest,
+            version.container_id,
+            version.created_at
+        ],
+    )
+    .map_err(Error::store("recording a version"))?;
+    Ok(version)
 }
 
 fn container_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<ContainerRecord> {

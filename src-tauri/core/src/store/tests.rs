@@ -163,3 +163,24 @@ async fn other_reasons_are_kept_as_given() {
     let second = store.version_record(&bot.id, VersionReason::ImageUpdated).await.expect("second");
     assert_eq!((second.number, second.reason), (2, VersionReason::ImageUpdated));
 }
+
+#[tokio::test]
+async fn containers_from_before_versions_become_version_one() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("berth.db");
+    {
+        let mut conn = Connection::open(&path).expect("opens");
+        Migrations::new(vec![M::up(MIGRATIONS[0])]).to_latest(&mut conn).expect("version 1");
+        conn.execute_batch(
+            "INSERT INTO bots VALUES ('b1', 'Old', 'old', 'busybox', 1);
+             INSERT INTO containers VALUES ('b1', 'c-old', 'busybox', 'sha256:x', 2);",
+        )
+        .expect("rows of version 1");
+    }
+
+    let (store, _) = Store::open(&path).expect("migrates");
+    let versions = store.versions("b1").await.expect("lists");
+    assert_eq!(versions.len(), 1);
+    assert_eq!((versions[0].number, versions[0].reason), (1, VersionReason::Created));
+    assert_eq!(versions[0].container_id, "c-old");
+}

@@ -12,3 +12,7 @@ CREATE TABLE versions (
     created_at    INTEGER NOT NULL,
     PRIMARY KEY (bot_id, number)
 ) STRICT;
+
+-- Containers created before versions were kept become version 1 of their bot.
+INSERT INTO versions (bot_id, number, reason, image, image_digest, container_id, created_at)
+SELECT bot_id, 1, 'created', image, image_digest, container_id, created_at FROM containers;
