@@ -29,7 +29,7 @@ async fn exec(t: &TestBerth, bot: &str, script: &str) -> Vec<String> {
 async fn create_pulls_with_monotonic_progress_and_runs() {
     let t = TestBerth::start().await;
     let image = test_image("pull");
-    docker(&["rmi", "-f", &image]);
+    support::remove_image(&image);
     let bot = t.berth.bot_create(&bot_name("puller"), &image).await.expect("bot");
 
     let (outcome, events) = t.create_container(&bot.id).await;

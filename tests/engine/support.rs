@@ -121,6 +121,16 @@ pub async fn follow(watcher: Watcher) -> (Outcome, Vec<OperationEvent>) {
     (outcome, events)
 }
 
+/// Removes the image by id, with every tag and digest that names it, so that a pull of it must
+/// fetch its layers; fails the test if the engine still has it.
+pub fn remove_image(reference: &str) {
+    for id in docker(&["image", "inspect", "--format", "{{.Id}}", reference]) {
+        docker(&["rmi", "-f", &id]);
+    }
+    let left = Command::new("docker").args(["image", "inspect", reference]).output();
+    assert!(left.is_ok_and(|o| !o.status.success()), "{reference} is still on the engine");
+}
+
 /// Runs the docker CLI and returns its output lines; a failure is reported, not raised, so
 /// that cleanup goes on.
 pub fn docker(args: &[&str]) -> Vec<String> {

@@ -261,7 +261,7 @@ async fn forget_vanished_container(engine: &Engine, store: &Store, bot: &Bot) ->
     let name = container_name(&bot.id);
     for stray in [format!("{name}-next"), format!("{name}-previous"), name] {
         if let Some(found) = engine.inspect_container(&stray).await? {
-            tracing::warn!(bot = %bot.id, container = %found.id, "removing an unrecorded container");
+            tracing::warn!(bot = %bot.id, container = %found.id, "removing an unrecorded one");
             engine.remove_container(&found.id).await?;
         }
     }

@@ -50,8 +50,9 @@ export function newBotDialog(submit) {
   const formError = h('p', { class: 'field-error', role: 'alert' });
   name.setAttribute('aria-describedby', 'bot-name-error');
   image.setAttribute('aria-describedby', 'bot-image-error');
-  const createButton = h('button', { type: 'submit', class: 'button primary', 'data-test': 'submit-bot' },
-    'Create bot');
+  const createButton = h('button', {
+    type: 'submit', class: 'button primary', 'data-test': 'submit-bot',
+  }, 'Create bot');
 
   const show = (error) => {
     const messages = formErrors(error);

@@ -167,7 +167,7 @@ impl Supervisor {
                     retry = FIRST_RETRY;
                     self.set(EngineState::Connected(engine.clone()));
                     let reason = self.follow(&engine).await;
-                    tracing::warn!(endpoint = %self.host, %reason, "lost the engine's event stream");
+                    tracing::warn!(endpoint = %self.host, %reason, "lost the engine's events");
                     // Until it answers again the engine is not known to be there.
                     self.set(EngineState::Connecting { endpoint: self.host.clone() });
                     // A stream that breaks at once again and again must not spin.

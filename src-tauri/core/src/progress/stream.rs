@@ -131,7 +131,8 @@ mod tests {
     fn empty_progress_detail_and_negative_totals_decode() {
         let out = decode_in_chunks(&[
             b"{\"id\":\"l\",\"status\":\"Waiting\",\"progressDetail\":{}}\n",
-            b"{\"id\":\"l\",\"status\":\"Downloading\",\"progressDetail\":{\"current\":5,\"total\":-1}}\n",
+            br#"{"id":"l","status":"Downloading","progressDetail":{"current":5,"total":-1}}"#,
+            b"\n",
         ]);
         assert_eq!(out[0].progress_detail, Some(ProgressDetail::default()));
         assert_eq!(out[1].progress_detail.as_ref().and_then(|d| d.total), Some(-1));

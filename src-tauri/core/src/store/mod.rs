@@ -282,19 +282,8 @@ impl Store {
     pub async fn container_set(&self, bot: &str, record: ContainerRecord) -> Result<()> {
         let bot = bot.to_owned();
         self.call(move |conn| {
-            conn.execute(
-                "INSERT OR REPLACE INTO containers
-                     (bot_id, container_id, image, image_digest, created_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5)",
-                params![
-                    bot,
-                    record.container_id,
-                    record.image,
-                    record.image_digest,
-                    record.created_at
-                ],
-            )
-            .map_err(Error::store("recording a bot's container"))?;
+            upsert_container(conn, &bot, &record)
+                .map_err(Error::store("recording a bot's container"))?;
             Ok(())
         })
         .await
@@ -335,19 +324,8 @@ impl Store {
         let bot = bot.to_owned();
         self.call(move |conn| {
             let tx = conn.transaction().map_err(Error::store("recording a new container"))?;
-            tx.execute(
-                "INSERT OR REPLACE INTO containers
-                     (bot_id, container_id, image, image_digest, created_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5)",
-                params![
-                    bot,
-                    record.container_id,
-                    record.image,
-                    record.image_digest,
-                    record.created_at
-                ],
-            )
-            .map_err(Error::store("recording a new container"))?;
+            upsert_container(&tx, &bot, &record)
+                .map_err(Error::store("recording a new container"))?;
             tx.execute("UPDATE bots SET image = ?2 WHERE id = ?1", params![bot, record.image])
                 .map_err(Error::store("changing a bot's image"))?;
             let version = insert_version(&tx, &bot, reason)?;
@@ -454,6 +432,21 @@ impl Store {
         })
         .await
     }
+}
+
+/// Records the bot's container, replacing any record of an earlier one.
+fn upsert_container(
+    conn: &Connection,
+    bot: &str,
+    record: &ContainerRecord,
+) -> rusqlite::Result<()> {
+    conn.execute(
+        "INSERT OR REPLACE INTO containers
+             (bot_id, container_id, image, image_digest, created_at)
+         VALUES (?1, ?2, ?3, ?4, ?5)",
+        params![bot, record.container_id, record.image, record.image_digest, record.created_at],
+    )?;
+    Ok(())
 }
 
 /// Adds the next version of the bot's recorded container, inside the caller's transaction.
