@@ -19,10 +19,13 @@ async fn state_of(t: &TestBerth, bot: &str) -> ContainerState {
     t.berth.container_status(bot).await.expect("status").state
 }
 
-async fn exec(t: &TestBerth, bot: &str, script: &str) -> Vec<String> {
+async fn container_id(t: &TestBerth, bot: &str) -> String {
     let status = t.berth.container_status(bot).await.expect("status");
-    let id = status.container_id.expect("has a container");
-    docker(&["exec", &id, "sh", "-c", script])
+    status.container_id.expect("has a container")
+}
+
+async fn exec(t: &TestBerth, bot: &str, script: &str) -> Vec<String> {
+    docker(&["exec", &container_id(t, bot).await, "sh", "-c", script])
 }
 
 #[tokio::test]
@@ -125,7 +128,7 @@ async fn tasks_counts_background_jobs() {
     };
     assert_eq!(tasks(&t).await, Some(0));
 
-    let id = t.berth.container_status(&bot.id).await.expect("status").container_id.expect("id");
+    let id = container_id(&t, &bot.id).await;
     docker(&["exec", "-d", &id, "sleep", "300"]);
     docker(&["exec", "-d", &id, "sleep", "300"]);
     let two = eventually(Duration::from_secs(5), || async { tasks(&t).await == Some(2) }).await;
@@ -154,7 +157,7 @@ async fn heard_within(
 async fn outside_stop_and_remove_are_seen_live() {
     let t = TestBerth::start().await;
     let bot = t.running_bot("watched").await;
-    let id = t.berth.container_status(&bot.id).await.expect("status").container_id.expect("id");
+    let id = container_id(&t, &bot.id).await;
     // Let the create's own events pass, so that only the outside commands can answer below.
     tokio::time::sleep(Duration::from_millis(500)).await;
 
@@ -177,7 +180,7 @@ async fn outside_stop_and_remove_are_seen_live() {
 async fn outside_exec_changes_tasks_live() {
     let t = TestBerth::start().await;
     let bot = t.running_bot("exec").await;
-    let id = t.berth.container_status(&bot.id).await.expect("status").container_id.expect("id");
+    let id = container_id(&t, &bot.id).await;
     tokio::time::sleep(Duration::from_millis(500)).await;
 
     let mut changes = t.berth.subscribe();

@@ -54,15 +54,23 @@ async function refreshBots() {
 
 const sameData = (a, b) => JSON.stringify(a) === JSON.stringify(b);
 
+/** The history only grows when a container is made, which the status's current version shows:
+ * it is read again only then, not on every status refresh. */
+function historyIsCurrent(history, status) {
+  if (!history) return false;
+  return !status.version || status.version.number === history[0]?.number;
+}
+
 async function refreshStatus(botId) {
   if (!botId) return;
   const request = (statusRequests.get(botId) ?? 0) + 1;
   statusRequests.set(botId, request);
   try {
-    const [status, versions] = await Promise.all([
-      containerApi.inspect(botId),
-      versionsApi.list(botId),
-    ]);
+    const status = await containerApi.inspect(botId);
+    if (statusRequests.get(botId) !== request) return;
+    const versions = historyIsCurrent(store.get().versions[botId], status)
+      ? store.get().versions[botId]
+      : await versionsApi.list(botId);
     if (statusRequests.get(botId) !== request) return;
     // An unchanged status must not redraw the page: a redraw between a press and its
     // release would swallow the click.
