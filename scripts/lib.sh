@@ -156,7 +156,11 @@ stop_started() {
     [ -f "$BERTH_WORK/$name.pid" ] || continue
     pid=$(cat "$BERTH_WORK/$name.pid")
     rm -f "$BERTH_WORK/$name.pid"
-    kill "$pid" 2>/dev/null && say "stopped $name (pid $pid)"
+    kill "$pid" 2>/dev/null || continue
+    # Wait for it to go: a dockerd still shutting down keeps its pid file, and the next start
+    # would refuse to run beside it.
+    for _ in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.2; done
+    say "stopped $name (pid $pid)"
   done
   return 0
 }
