@@ -144,6 +144,8 @@ clean_test_resources() {
   local ids
   ids=$(docker ps -aq --filter label=io.berth.test)
   [ -n "$ids" ] && docker rm -f $ids >/dev/null
+  ids=$(docker images -aq --filter label=io.berth.test | sort -u)
+  [ -n "$ids" ] && { docker rmi -f $ids >/dev/null 2>&1 || true; }
   ids=$(docker volume ls -q --filter label=io.berth.test)
   [ -n "$ids" ] && docker volume rm -f $ids >/dev/null
   return 0

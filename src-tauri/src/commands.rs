@@ -6,6 +6,7 @@ use berth_core::bots::Bot;
 use berth_core::engine::link::EngineStatus;
 use berth_core::lifecycle::ContainerStatus;
 use berth_core::operations::{OperationEvent, OperationInfo, Watcher};
+use berth_core::snapshots::SnapshotEntry;
 use berth_core::store::Version;
 use berth_core::{Berth, ErrorPayload};
 use tauri::ipc::Channel;
@@ -90,6 +91,50 @@ pub async fn container_delete(
 #[tauri::command]
 pub async fn version_list(berth: State<'_, Berth>, bot_id: String) -> Reply<Vec<Version>> {
     Ok(berth.versions(&bot_id).await?)
+}
+
+#[tauri::command]
+pub async fn snapshot_list(berth: State<'_, Berth>, bot_id: String) -> Reply<Vec<SnapshotEntry>> {
+    Ok(berth.snapshots(&bot_id).await?)
+}
+
+/// Starts taking a snapshot and streams its progress over `on_progress`.
+#[tauri::command]
+pub async fn snapshot_create(
+    berth: State<'_, Berth>,
+    bot_id: String,
+    name: String,
+    on_progress: Channel<OperationEvent>,
+) -> Reply<OperationInfo> {
+    let watcher = berth.snapshot_create(&bot_id, &name).await?;
+    let info = watcher.info().clone();
+    stream(watcher, on_progress);
+    Ok(info)
+}
+
+/// Starts a restore, first saving the current state as `save_as` when given, and streams its
+/// progress over `on_progress`.
+#[tauri::command]
+pub async fn snapshot_restore(
+    berth: State<'_, Berth>,
+    bot_id: String,
+    snapshot_id: String,
+    save_as: Option<String>,
+    on_progress: Channel<OperationEvent>,
+) -> Reply<OperationInfo> {
+    let watcher = berth.snapshot_restore(&bot_id, &snapshot_id, save_as.as_deref()).await?;
+    let info = watcher.info().clone();
+    stream(watcher, on_progress);
+    Ok(info)
+}
+
+#[tauri::command]
+pub async fn snapshot_delete(
+    berth: State<'_, Berth>,
+    bot_id: String,
+    snapshot_id: String,
+) -> Reply<()> {
+    Ok(berth.snapshot_delete(&bot_id, &snapshot_id).await?)
 }
 
 #[tauri::command]

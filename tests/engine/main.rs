@@ -1,5 +1,6 @@
 //! Bot lifecycle on a real Docker engine, with images from the local registry.
 
+mod snapshots;
 mod support;
 
 use std::time::Duration;

@@ -25,7 +25,7 @@ pub fn test_image(tag: &str) -> String {
 pub struct TestBerth {
     pub berth: Berth,
     run: String,
-    _dir: tempfile::TempDir,
+    dir: tempfile::TempDir,
 }
 
 impl TestBerth {
@@ -48,7 +48,7 @@ impl TestBerth {
         config.labels = BTreeMap::from([(TEST_LABEL.to_owned(), run.clone())]);
         config.stop_grace_secs = 2;
         let berth = Berth::start(config).await.expect("berth starts");
-        TestBerth { berth, run, _dir: dir }
+        TestBerth { berth, run, dir }
     }
 
     /// Creates the bot's container and waits for the operation's end, collecting every event.
@@ -59,6 +59,11 @@ impl TestBerth {
     /// Updates the bot's image and waits for the operation's end, collecting every event.
     pub async fn update_image(&self, bot: &str) -> (Outcome, Vec<OperationEvent>) {
         follow(self.berth.container_update_image(bot, None).await.expect("update starts")).await
+    }
+
+    /// Where this Berth keeps snapshot data files.
+    pub fn snapshots_dir(&self) -> std::path::PathBuf {
+        self.dir.path().join("snapshots")
     }
 
     /// The label, as `key=value`, that this test's own engine resources should carry.
@@ -93,6 +98,13 @@ impl Drop for TestBerth {
         if !containers.is_empty() {
             let mut args = vec!["rm", "-f"];
             args.extend(containers.iter().map(String::as_str));
+            docker(&args);
+        }
+        // Images too: snapshots commit them, and the update tests push and pull them.
+        let images = docker(&["images", "-aq", "--filter", &filter]);
+        if !images.is_empty() {
+            let mut args = vec!["rmi", "-f"];
+            args.extend(images.iter().map(String::as_str));
             docker(&args);
         }
         let volumes = docker(&["volume", "ls", "-q", "--filter", &filter]);

@@ -11,13 +11,14 @@ use tokio::sync::broadcast;
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
-use crate::bots::{Bot, BotName, ImageRef};
+use crate::bots::{Bot, BotName, ImageRef, Name};
 use crate::engine::link::{EngineLink, EngineStatus, LinkEvent};
 use crate::error::{Error, Result};
 use crate::lifecycle::{self, ContainerStatus, STOP_GRACE_SECS};
 use crate::operations::{
     OperationHandle, OperationInfo, OperationKind, Operations, Outcome, Watcher,
 };
+use crate::snapshots::{self, SnapshotEntry};
 use crate::store::{OperationState, Store, Version};
 
 /// How Berth is set up; the app fills it from its environment, tests from theirs.
@@ -25,6 +26,8 @@ use crate::store::{OperationState, Store, Version};
 pub struct Config {
     /// The SQLite file.
     pub store_path: PathBuf,
+    /// Where snapshots keep their data files.
+    pub snapshots_dir: PathBuf,
     /// The engine address, as `DOCKER_HOST` writes it.
     pub engine_host: String,
     /// Extra labels put on every engine resource (tests use them to clean up).
@@ -35,7 +38,9 @@ pub struct Config {
 
 impl Config {
     pub fn new(store_path: PathBuf) -> Config {
+        let dir = store_path.parent().map_or_else(PathBuf::new, std::path::Path::to_path_buf);
         Config {
+            snapshots_dir: dir.join("snapshots"),
             store_path,
             engine_host: crate::engine::Endpoint::from_env(),
             labels: BTreeMap::new(),
@@ -177,11 +182,13 @@ impl Berth {
         self.inner.store.bot(id).await
     }
 
-    /// Deletes the bot, its container and its data.
+    /// Deletes the bot, its container, its data and its snapshots.
     pub async fn bot_delete(&self, id: &str) -> Result<()> {
         let bot = self.inner.store.bot(id).await?;
+        let dir = self.inner.config.snapshots_dir.clone();
         self.run(&bot, OperationKind::Delete, |engine, store, bot| async move {
             lifecycle::delete(&engine, &store, &bot, false).await?;
+            snapshots::delete_all(&engine, &store, &dir, &bot).await?;
             store.bot_delete(&bot.id).await
         })
         .await?;
@@ -211,9 +218,94 @@ impl Berth {
         let image = image.map(ImageRef::parse).transpose()?;
         let grace = self.inner.config.stop_grace_secs;
         self.spawn_long(bot, OperationKind::UpdateImage, move |engine, store, bot, op| async move {
-            lifecycle::update_image(&engine, &store, &bot, image, grace, &op).await.map(|_| ())
+            lifecycle::update_image(&engine, &store, &bot, image, grace, &op).await?;
+            // The old container may have held a deleted snapshot's image.
+            snapshots::collect_images(&engine, &store, &bot).await;
+            Ok(())
         })
         .await
+    }
+
+    /// The bot's snapshots in tree order, each checked for what it needs to be restored.
+    pub async fn snapshots(&self, bot: &str) -> Result<Vec<SnapshotEntry>> {
+        let bot = self.inner.store.bot(bot).await?;
+        let engine = self.inner.link.engine().ok();
+        let dir = &self.inner.config.snapshots_dir;
+        snapshots::list(engine.as_ref(), &self.inner.store, dir, &bot).await
+    }
+
+    /// Starts taking a snapshot named `name` of the bot's container and returns at once with a
+    /// reader of its progress. A refused name is refused before anything starts.
+    pub async fn snapshot_create(&self, bot: &str, name: &str) -> Result<Watcher> {
+        let name = Name::parse_snapshot(name)?;
+        self.refuse_taken_name(bot, &name).await?;
+        let dir = self.inner.config.snapshots_dir.clone();
+        self.spawn_long(bot, OperationKind::Snapshot, move |engine, store, bot, op| async move {
+            snapshots::capture(&engine, &store, &dir, &bot, &name, &op).await.map(|_| ())
+        })
+        .await
+    }
+
+    /// Starts restoring `snapshot` and returns at once with a reader of its progress. With
+    /// `save_as`, the current state is first taken as a snapshot of that name, so that the
+    /// restore can be undone.
+    pub async fn snapshot_restore(
+        &self,
+        bot: &str,
+        snapshot: &str,
+        save_as: Option<&str>,
+    ) -> Result<Watcher> {
+        let snapshot = self.bot_snapshot(bot, snapshot).await?;
+        let save_as = save_as.map(Name::parse_snapshot).transpose()?;
+        if let Some(name) = &save_as {
+            self.refuse_taken_name(bot, name).await?;
+        }
+        let dir = self.inner.config.snapshots_dir.clone();
+        let grace = self.inner.config.stop_grace_secs;
+        self.spawn_long(bot, OperationKind::Restore, move |engine, store, bot, op| async move {
+            if let Some(name) = save_as {
+                snapshots::capture(&engine, &store, &dir, &bot, &name, &op).await?;
+                op.report(|p| p.transfer = None);
+            }
+            snapshots::restore(&engine, &store, &dir, &bot, &snapshot, grace, &op).await.map(|_| ())
+        })
+        .await
+    }
+
+    /// Deletes a snapshot; its children stay restorable.
+    pub async fn snapshot_delete(&self, bot: &str, snapshot: &str) -> Result<()> {
+        let snapshot = self.bot_snapshot(bot, snapshot).await?;
+        let bot = self.inner.store.bot(bot).await?;
+        let dir = self.inner.config.snapshots_dir.clone();
+        let engine = self.inner.link.engine().ok();
+        let op = self.begin(&bot, OperationKind::DeleteSnapshot)?;
+        let id = op.info().id.clone();
+        self.inner
+            .store
+            .operation_begin(&id, &bot.id, &OperationKind::DeleteSnapshot.to_string())
+            .await?;
+        let result = snapshots::delete(engine.as_ref(), &self.inner.store, &dir, &snapshot).await;
+        self.record_end(&id, &result).await;
+        op.finish(Outcome::from(&result));
+        self.changed(Change::Container { bot_id: bot.id.clone() });
+        result
+    }
+
+    /// The snapshot, refused unless it belongs to the bot.
+    async fn bot_snapshot(&self, bot: &str, snapshot: &str) -> Result<crate::store::Snapshot> {
+        let found = self.inner.store.snapshot(snapshot).await?;
+        if found.bot_id != bot {
+            return Err(Error::SnapshotNotFound { snapshot: snapshot.to_owned() });
+        }
+        Ok(found)
+    }
+
+    async fn refuse_taken_name(&self, bot: &str, name: &Name) -> Result<()> {
+        let bot = self.inner.store.bot(bot).await?;
+        if self.inner.store.snapshot_name_free(&bot.id, name).await? {
+            return Ok(());
+        }
+        Err(Error::SnapshotNameTaken { bot: bot.name, name: name.as_str().to_owned() })
     }
 
     /// Runs a long operation in its own task and returns at once with a reader of it.
@@ -272,7 +364,9 @@ impl Berth {
     pub async fn container_delete(&self, bot: &str, keep_data: bool) -> Result<()> {
         let bot = self.inner.store.bot(bot).await?;
         self.run(&bot, OperationKind::Delete, move |engine, store, bot| async move {
-            lifecycle::delete(&engine, &store, &bot, keep_data).await
+            lifecycle::delete(&engine, &store, &bot, keep_data).await?;
+            snapshots::collect_images(&engine, &store, &bot).await;
+            Ok(())
         })
         .await
     }

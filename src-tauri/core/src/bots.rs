@@ -21,21 +21,49 @@ pub struct Bot {
     pub name: String,
     pub image: String,
     pub created_at: i64,
+    /// The volume holding the data directory, when a restore gave the bot another one than
+    /// its first; see [`Bot::data_volume`].
+    #[serde(skip)]
+    pub restored_volume: Option<String>,
 }
 
-/// A bot name that passed the rules: trimmed, in Unicode's composed form (NFC), 1 to 64
-/// characters as people count them (grapheme clusters), with something visible, and without
-/// control or text-direction characters that would make it look like another name.
+impl Bot {
+    /// The engine volume that holds the bot's data directory.
+    pub fn data_volume(&self) -> String {
+        self.restored_volume
+            .clone()
+            .unwrap_or_else(|| crate::engine::containers::volume_name(&self.id))
+    }
+}
+
+/// A name that passed the rules for names people choose (bots and snapshots): trimmed, in
+/// Unicode's composed form (NFC), 1 to 64 characters as people count them (grapheme clusters),
+/// with something visible, and without control or text-direction characters that would make
+/// it look like another name.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct BotName {
+pub struct Name {
     display: String,
     key: String,
 }
 
-impl BotName {
-    pub fn parse(raw: &str) -> Result<BotName> {
+/// A bot's name.
+pub type BotName = Name;
+
+impl Name {
+    /// Parses a bot name.
+    pub fn parse(raw: &str) -> Result<Name> {
+        Name::parse_for("bot", raw)
+    }
+
+    /// Parses the name of a snapshot.
+    pub fn parse_snapshot(raw: &str) -> Result<Name> {
+        Name::parse_for("snapshot", raw)
+    }
+
+    /// Parses a name of a `what`, which refusals name.
+    fn parse_for(what: &'static str, raw: &str) -> Result<Name> {
         let display: String = raw.trim().nfc().collect();
-        let invalid = |reason: &str| Error::InvalidName { reason: reason.to_owned() };
+        let invalid = |reason: &str| Error::InvalidName { what, reason: reason.to_owned() };
 
         if display.is_empty() {
             return Err(invalid("a name is required"));
@@ -56,7 +84,7 @@ impl BotName {
         if key.chars().all(char::is_whitespace) {
             return Err(invalid("a name needs at least one visible character"));
         }
-        Ok(BotName { display, key })
+        Ok(Name { display, key })
     }
 
     /// The name as the user wrote it, trimmed.
@@ -195,7 +223,7 @@ mod tests {
 
     fn name_error(raw: &str) -> String {
         match BotName::parse(raw) {
-            Err(Error::InvalidName { reason }) => reason,
+            Err(Error::InvalidName { reason, .. }) => reason,
             other => panic!("expected an invalid name for {raw:?}, got {other:?}"),
         }
     }

@@ -7,13 +7,25 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 /// Everything that can go wrong in Berth's domain.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    /// A bot name broke the naming rules.
-    #[error("invalid bot name: {reason}")]
-    InvalidName { reason: String },
+    /// A bot or snapshot name (`what`) broke the naming rules.
+    #[error("invalid {what} name: {reason}")]
+    InvalidName { what: &'static str, reason: String },
 
     /// Another bot already has this name, compared ignoring case.
     #[error("a bot named `{name}` already exists")]
     NameTaken { name: String },
+
+    /// The bot (by name) already has a snapshot of this name, compared ignoring case.
+    #[error("`{bot}` already has a snapshot named `{name}`")]
+    SnapshotNameTaken { bot: String, name: String },
+
+    /// No snapshot has this id.
+    #[error("no snapshot with id `{snapshot}`")]
+    SnapshotNotFound { snapshot: String },
+
+    /// The snapshot's image or data is gone or damaged, so it cannot be restored.
+    #[error("snapshot `{name}` cannot be restored: {reason}")]
+    SnapshotBroken { name: String, reason: String },
 
     /// The image reference does not follow the Docker reference grammar; `reason` says why
     /// in a sentence that names the reference.
@@ -103,7 +115,9 @@ impl Error {
     pub fn kind(&self) -> &'static str {
         match self {
             Error::InvalidName { .. } => "invalidName",
-            Error::NameTaken { .. } => "nameTaken",
+            Error::NameTaken { .. } | Error::SnapshotNameTaken { .. } => "nameTaken",
+            Error::SnapshotNotFound { .. } => "notFound",
+            Error::SnapshotBroken { .. } => "snapshotBroken",
             Error::InvalidReference { .. } => "invalidReference",
             Error::BotNotFound { .. } | Error::OperationNotFound { .. } => "notFound",
             Error::NoContainer { .. } => "noContainer",

@@ -6,6 +6,7 @@
 //! - [`progress`]: turning a daemon's pull stream into one honest progress bar.
 //! - [`operations`]: long work with live progress, one operation per bot at a time.
 //! - [`lifecycle`]: creating, starting, stopping and deleting a bot's container.
+//! - [`snapshots`]: capturing a container's state, restoring it, deleting what is not needed.
 //! - [`Berth`]: the object the app holds; every user action starts here.
 
 pub mod berth;
@@ -15,6 +16,7 @@ pub mod error;
 pub mod lifecycle;
 pub mod operations;
 pub mod progress;
+pub mod snapshots;
 pub mod store;
 mod time;
 

@@ -7,12 +7,12 @@
 use serde::Serialize;
 
 use crate::bots::{Bot, ImageRef};
-use crate::engine::containers::{container_name, RunState, DATA_PATH};
+use crate::engine::containers::{container_name, DataMount, RunState, DATA_PATH};
 use crate::engine::Engine;
 use crate::error::{Error, Result};
 use crate::operations::{OperationHandle, OperationInfo, OperationKind, Phase};
 use crate::progress::PullSnapshot;
-use crate::store::{ContainerRecord, Store, Version, VersionReason};
+use crate::store::{ContainerRecord, Replacement, Store, Version, VersionReason};
 use crate::time::now_ms;
 
 /// Seconds a container gets to stop on SIGTERM before it is killed.
@@ -93,7 +93,7 @@ pub(crate) async fn status(
         return Ok(status);
     };
 
-    status.data_host_path = engine.volume_path(&bot.id).await?;
+    status.data_host_path = engine.volume_path(&bot.data_volume()).await?;
     if let Some(record) = &record {
         let versions = store.versions(&bot.id).await?;
         status.version = versions.into_iter().find(|v| v.container_id == record.container_id);
@@ -182,16 +182,19 @@ async fn make_container(
     made: &mut Made,
 ) -> Result<()> {
     op.report(|p| p.phase = Some(Phase::Creating));
-    made.new_volume = engine.volume_path(&bot.id).await?.is_none();
-    engine.ensure_volume(&bot.id).await?;
+    let volume = bot.data_volume();
+    made.new_volume = engine.volume_path(&volume).await?.is_none();
+    engine.ensure_volume(&bot.id, &volume).await?;
     made.container = true;
-    let id = engine.create_container(&bot.id, image).await?;
+    let mount = DataMount { container: container_name(&bot.id), volume, restored: false };
+    let id = engine.create_container(&bot.id, image.as_str(), &mount).await?;
 
     let record = ContainerRecord {
         container_id: id.clone(),
         image: image.as_str().to_owned(),
         image_digest,
         created_at: now_ms(),
+        snapshot_id: None,
     };
     store.container_set(&bot.id, record).await?;
     made.record = true;
@@ -200,7 +203,7 @@ async fn make_container(
     op.report(|p| p.phase = Some(Phase::Starting));
     engine.start_container(&id).await?;
     if let Some(last_words) = engine.main_process_started(&id).await? {
-        return Err(unsuitable(image, &last_words));
+        return Err(unsuitable(image.as_str(), &last_words));
     }
     op.check_cancelled()?;
 
@@ -212,13 +215,13 @@ async fn make_container(
 
 /// Berth's container runs `tail` under Docker's init to keep going: an image whose main
 /// process stops at once cannot host a bot, and the init's last words usually say why.
-fn unsuitable(image: &ImageRef, last_words: &str) -> Error {
+fn unsuitable(image: &str, last_words: &str) -> Error {
     let reason = if last_words.contains("exec tail failed") {
         "it has no `tail` command, which Berth runs to keep the container going".to_owned()
     } else {
         format!("its container stopped as soon as it started ({last_words})")
     };
-    Error::ImageUnsuitable { image: image.as_str().to_owned(), reason }
+    Error::ImageUnsuitable { image: image.to_owned(), reason }
 }
 
 /// Removes what an unfinished create made. Failures are logged, not raised: the create's own
@@ -237,7 +240,7 @@ async fn undo(engine: &Engine, store: &Store, bot: &Bot, made: Made) {
         }
     }
     if made.new_volume {
-        if let Err(error) = engine.remove_volume(&bot.id).await {
+        if let Err(error) = engine.remove_volume(&bot.data_volume()).await {
             tracing::warn!(bot = %bot.id, %error, "could not remove the new data volume");
         }
     }
@@ -268,7 +271,7 @@ async fn forget_vanished_container(engine: &Engine, store: &Store, bot: &Bot) ->
     Ok(())
 }
 
-async fn recorded_container(store: &Store, bot: &Bot) -> Result<ContainerRecord> {
+pub(crate) async fn recorded_container(store: &Store, bot: &Bot) -> Result<ContainerRecord> {
     store.container(&bot.id).await?.ok_or_else(|| Error::NoContainer { bot: bot.name.clone() })
 }
 
@@ -301,7 +304,7 @@ pub(crate) async fn delete(
         engine.remove_container(&stray).await?;
     }
     if !keep_data {
-        engine.remove_volume(&bot.id).await?;
+        engine.remove_volume(&bot.data_volume()).await?;
     }
     Ok(())
 }
@@ -344,7 +347,12 @@ pub(crate) async fn update_image(
     op.report(|p| p.phase = Some(Phase::Creating));
     let next_name = format!("{}-next", container_name(&bot.id));
     engine.remove_container(&next_name).await?;
-    let next = engine.create_container_named(&bot.id, &image, &next_name).await?;
+    let mount = DataMount {
+        container: next_name,
+        volume: bot.data_volume(),
+        restored: bot.restored_volume.is_some(),
+    };
+    let next = engine.create_container(&bot.id, image.as_str(), &mount).await?;
     if let Err(cancelled) = op.check_cancelled() {
         if let Err(error) = engine.remove_container(&next).await {
             tracing::warn!(bot = %bot.id, %error, "could not remove the unused new container");
@@ -356,15 +364,19 @@ pub(crate) async fn update_image(
     let was_running = matches!(current.state, RunState::Running | RunState::Paused);
     let pair = (record.container_id.as_str(), next.as_str());
     let mut done = Swapped::default();
-    let swapped = swap_in(engine, bot, &image, pair, (grace, was_running), &mut done).await;
+    let swapped = swap_in(engine, bot, image.as_str(), pair, (grace, was_running), &mut done).await;
     let new_record = ContainerRecord {
         container_id: next.clone(),
         image: image.as_str().to_owned(),
         image_digest: digest,
         created_at: now_ms(),
+        snapshot_id: record.snapshot_id.clone(),
     };
     let recorded = match swapped {
-        Ok(()) => store.container_replace(&bot.id, new_record, VersionReason::ImageUpdated).await,
+        Ok(()) => {
+            let reason = VersionReason::ImageUpdated;
+            store.container_replace(&bot.id, new_record, reason, Replacement::default()).await
+        }
         Err(error) => Err(error),
     };
     let version = match recorded {
@@ -385,17 +397,17 @@ pub(crate) async fn update_image(
 
 /// How far a swap got, so that a roll-back undoes exactly that.
 #[derive(Debug, Default)]
-struct Swapped {
+pub(crate) struct Swapped {
     stopped: bool,
     set_aside: bool,
 }
 
 /// Puts the new container in the old one's place and starts it if the old one ran: the old one
 /// is stopped and set aside under another name first, and stays there until recorded.
-async fn swap_in(
+pub(crate) async fn swap_in(
     engine: &Engine,
     bot: &Bot,
-    image: &ImageRef,
+    image: &str,
     (old, new): (&str, &str),
     (grace, start): (i32, bool),
     done: &mut Swapped,
@@ -418,7 +430,7 @@ async fn swap_in(
 
 /// Undoes a swap that failed: the new container goes, the old one gets its name back and
 /// runs again if it ran. Failures are logged: the swap's error is the one to show.
-async fn roll_back(
+pub(crate) async fn roll_back(
     engine: &Engine,
     bot: &Bot,
     (old, new): (&str, &str),
@@ -436,7 +448,7 @@ async fn roll_back(
         Ok::<_, Error>(())
     };
     match steps.await {
-        Ok(()) => tracing::info!(bot = %bot.id, "image update rolled back"),
-        Err(error) => tracing::warn!(bot = %bot.id, %error, "could not roll the update back"),
+        Ok(()) => tracing::info!(bot = %bot.id, "old container put back"),
+        Err(error) => tracing::warn!(bot = %bot.id, %error, "could not put the old container back"),
     }
 }

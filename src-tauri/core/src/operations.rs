@@ -29,6 +29,9 @@ pub enum OperationKind {
     Stop,
     Delete,
     UpdateImage,
+    Snapshot,
+    Restore,
+    DeleteSnapshot,
 }
 
 impl fmt::Display for OperationKind {
@@ -39,18 +42,37 @@ impl fmt::Display for OperationKind {
             OperationKind::Stop => "stop",
             OperationKind::Delete => "delete",
             OperationKind::UpdateImage => "update image",
+            OperationKind::Snapshot => "snapshot",
+            OperationKind::Restore => "restore",
+            OperationKind::DeleteSnapshot => "delete snapshot",
         };
         f.write_str(name)
     }
 }
 
-/// The step a create is at.
+/// The step a long operation is at.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub enum Phase {
     Pulling,
     Creating,
     Starting,
+    /// A snapshot saves the container's filesystem (the container is paused meanwhile).
+    SavingFiles,
+    /// A snapshot saves the data directory (the container is still paused).
+    SavingData,
+    /// A snapshot re-writes a filesystem that grew too many layers as one.
+    Flattening,
+    /// A restore writes the snapshot's data into a new data directory.
+    RestoringData,
+}
+
+/// Bytes moved so far by a copy, and how many there are when known.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Transfer {
+    pub done: u64,
+    pub total: Option<u64>,
 }
 
 /// Everything a reader needs to draw an operation's progress.
@@ -59,6 +81,7 @@ pub enum Phase {
 pub struct Progress {
     pub phase: Option<Phase>,
     pub pull: Option<PullSnapshot>,
+    pub transfer: Option<Transfer>,
     /// What the operation found worth saying when it ends without changing anything.
     pub note: Option<String>,
 }

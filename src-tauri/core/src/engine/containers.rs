@@ -18,7 +18,6 @@ use futures_util::StreamExt;
 use serde::Serialize;
 
 use super::{is_conflict, is_not_found, Engine, LABEL_BOT};
-use crate::bots::ImageRef;
 use crate::error::{Error, Result};
 
 /// Where the data directory appears inside every bot container.
@@ -38,8 +37,19 @@ pub fn container_name(bot: &str) -> String {
     format!("berth-{bot}")
 }
 
+/// The data volume a bot gets when its container is first created.
 pub fn volume_name(bot: &str) -> String {
     format!("berth-data-{bot}")
+}
+
+/// Where a new container goes and which data volume it mounts.
+#[derive(Debug, Clone)]
+pub struct DataMount {
+    /// The container's name.
+    pub container: String,
+    pub volume: String,
+    /// The volume was filled by a restore: nothing from the image is copied into it.
+    pub restored: bool,
 }
 
 /// Whether a container runs, as far as the engine knows.
@@ -65,9 +75,8 @@ pub struct ContainerFacts {
 }
 
 impl Engine {
-    /// Makes sure the bot's data volume exists; true when this call created it.
-    pub async fn ensure_volume(&self, bot: &str) -> Result<bool> {
-        let name = volume_name(bot);
+    /// Makes sure the bot's data volume `name` exists; true when this call created it.
+    pub async fn ensure_volume(&self, bot: &str, name: &str) -> Result<bool> {
         match self.docker.inspect_volume(&name).await {
             Ok(_) => return Ok(false),
             Err(e) if is_not_found(&e) => {}
@@ -75,7 +84,7 @@ impl Engine {
         }
 
         let request = VolumeCreateRequest {
-            name: Some(name.clone()),
+            name: Some(name.to_owned()),
             labels: Some(self.labels_for(bot)),
             ..Default::default()
         };
@@ -86,45 +95,48 @@ impl Engine {
         Ok(true)
     }
 
-    /// Where the bot's data directory lives on the engine's host, if its volume exists.
-    pub async fn volume_path(&self, bot: &str) -> Result<Option<String>> {
-        let name = volume_name(bot);
-        match self.docker.inspect_volume(&name).await {
+    /// Where a data volume lives on the engine's host, if it exists.
+    pub async fn volume_path(&self, name: &str) -> Result<Option<String>> {
+        match self.docker.inspect_volume(name).await {
             Ok(volume) => Ok(Some(volume.mountpoint)),
             Err(e) if is_not_found(&e) => Ok(None),
             Err(e) => Err(self.error(format!("inspecting volume `{name}`"))(e)),
         }
     }
 
-    /// Removes the bot's data volume and everything in it; a missing volume is no error.
-    pub async fn remove_volume(&self, bot: &str) -> Result<()> {
-        let name = volume_name(bot);
+    /// Removes a data volume and everything in it; a missing volume is no error.
+    pub async fn remove_volume(&self, name: &str) -> Result<()> {
         let options = RemoveVolumeOptionsBuilder::default().force(true).build();
-        match self.docker.remove_volume(&name, Some(options)).await {
+        match self.docker.remove_volume(name, Some(options)).await {
             Err(e) if !is_not_found(&e) => Err(self.error(format!("removing volume `{name}`"))(e)),
             _ => Ok(()),
         }
     }
 
-    /// Creates the bot's container from `image`, with its data volume at [`DATA_PATH`].
-    pub async fn create_container(&self, bot: &str, image: &ImageRef) -> Result<String> {
-        self.create_container_named(bot, image, &container_name(bot)).await
-    }
-
-    /// Creates a container for the bot under another name, to be renamed into place.
-    pub async fn create_container_named(
+    /// Creates a container for the bot from `image` (a reference or an image id) under
+    /// `name`, with `volume` as its data directory at [`DATA_PATH`].
+    pub async fn create_container(
         &self,
         bot: &str,
-        image: &ImageRef,
-        name: &str,
+        image: &str,
+        mount: &DataMount,
     ) -> Result<String> {
+        let name = mount.container.as_str();
+        let volume = &mount.volume;
+        // A restored volume already holds its data: the image's own files at /data must not
+        // be copied into it.
+        let bind = if mount.restored {
+            format!("{volume}:{DATA_PATH}:nocopy")
+        } else {
+            format!("{volume}:{DATA_PATH}")
+        };
         let body = ContainerCreateBody {
-            image: Some(image.as_str().to_owned()),
+            image: Some(image.to_owned()),
             entrypoint: Some(KEEP_RUNNING.iter().map(|s| (*s).to_owned()).collect()),
             labels: Some(self.labels_for(bot)),
             host_config: Some(HostConfig {
                 init: Some(true),
-                binds: Some(vec![format!("{}:{DATA_PATH}", volume_name(bot))]),
+                binds: Some(vec![bind]),
                 ..Default::default()
             }),
             ..Default::default()

@@ -3,8 +3,10 @@
 //! - [`link`]: the supervised connection, with reconnection and the event stream.
 //! - [`pull`]: image pulls with their raw progress stream.
 //! - [`containers`]: bot containers and their data volumes.
+//! - [`images`]: what snapshots need: commits, tar streams, flattening and image clean-up.
 
 pub mod containers;
+pub mod images;
 pub mod link;
 pub mod pull;
 

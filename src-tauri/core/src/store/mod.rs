@@ -10,12 +10,15 @@ use rusqlite::{params, Connection, ErrorCode, OptionalExtension};
 use rusqlite_migration::{Migrations, M};
 use serde::Serialize;
 
-use crate::bots::{Bot, BotName, ImageRef};
+use crate::bots::{Bot, BotName, ImageRef, Name};
 use crate::error::{Error, Result};
 use crate::time::now_ms;
 
-const MIGRATIONS: &[&str] =
-    &[include_str!("migrations/0001_foundation.sql"), include_str!("migrations/0002_versions.sql")];
+const MIGRATIONS: &[&str] = &[
+    include_str!("migrations/0001_foundation.sql"),
+    include_str!("migrations/0002_versions.sql"),
+    include_str!("migrations/0003_snapshots.sql"),
+];
 
 /// The container Berth created for a bot, as recorded when it was created.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -25,6 +28,8 @@ pub struct ContainerRecord {
     pub image: String,
     pub image_digest: Option<String>,
     pub created_at: i64,
+    /// The snapshot the container's state descends from; none for a fresh container.
+    pub snapshot_id: Option<String>,
 }
 
 /// Why a container was created.
@@ -37,6 +42,8 @@ pub enum VersionReason {
     Recreated,
     /// The image's tag moved, or the user named another image, and the container followed.
     ImageUpdated,
+    /// A snapshot was restored.
+    Restored,
 }
 
 impl VersionReason {
@@ -45,6 +52,7 @@ impl VersionReason {
             VersionReason::Created => "created",
             VersionReason::Recreated => "recreated",
             VersionReason::ImageUpdated => "imageUpdated",
+            VersionReason::Restored => "restored",
         }
     }
 
@@ -53,6 +61,7 @@ impl VersionReason {
             "created" => Some(VersionReason::Created),
             "recreated" => Some(VersionReason::Recreated),
             "imageUpdated" => Some(VersionReason::ImageUpdated),
+            "restored" => Some(VersionReason::Restored),
             _ => None,
         }
     }
@@ -68,6 +77,41 @@ pub struct Version {
     pub image_digest: Option<String>,
     pub container_id: String,
     pub created_at: i64,
+    /// The snapshot a restore started the container from, by id and name.
+    pub snapshot_id: Option<String>,
+    pub snapshot_name: Option<String>,
+}
+
+/// What a re-created container's version says beyond its reason.
+#[derive(Debug, Clone, Default)]
+pub struct Replacement {
+    /// The snapshot restored, by id and name.
+    pub snapshot: Option<(String, String)>,
+    /// The bot's data volume from now on, when it changed.
+    pub data_volume: Option<String>,
+}
+
+/// A captured state of a bot's container: its filesystem as an engine image, its data
+/// directory as a tar file beside the store.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Snapshot {
+    pub id: String,
+    pub bot_id: String,
+    pub name: String,
+    pub parent_id: Option<String>,
+    pub created_at: i64,
+    pub image_id: String,
+    pub image_tag: String,
+    /// The image reference and digest the captured container was created from.
+    pub base_image: String,
+    pub base_digest: Option<String>,
+    /// Bytes the filesystem changes add to the base image.
+    pub files_size: i64,
+    /// The data file's name inside the snapshots directory.
+    pub data_file: String,
+    pub data_size: i64,
+    pub data_sha256: String,
 }
 
 /// How a recorded operation ended, or that it has not.
@@ -182,6 +226,7 @@ impl Store {
             name: name.as_str().to_owned(),
             image: image.as_str().to_owned(),
             created_at: now_ms(),
+            restored_volume: None,
         };
         let row = bot.clone();
         self.call(move |conn| {
@@ -209,7 +254,8 @@ impl Store {
         self.call(|conn| {
             let mut statement = conn
                 .prepare_cached(
-                    "SELECT id, name, image, created_at FROM bots ORDER BY created_at, name",
+                    "SELECT id, name, image, created_at, data_volume FROM bots
+                     ORDER BY created_at, name",
                 )
                 .map_err(Error::store("listing bots"))?;
             let rows =
@@ -223,7 +269,7 @@ impl Store {
         let id = id.to_owned();
         self.call(move |conn| {
             conn.query_row(
-                "SELECT id, name, image, created_at FROM bots WHERE id = ?1",
+                "SELECT id, name, image, created_at, data_volume FROM bots WHERE id = ?1",
                 params![id],
                 bot_from_row,
             )
@@ -253,7 +299,7 @@ impl Store {
         let bot = bot.to_owned();
         self.call(move |conn| {
             conn.query_row(
-                "SELECT container_id, image, image_digest, created_at
+                "SELECT container_id, image, image_digest, created_at, snapshot_id
                  FROM containers WHERE bot_id = ?1",
                 params![bot],
                 container_from_row,
@@ -313,13 +359,14 @@ impl Store {
         .await
     }
 
-    /// Records a re-created container, the image the bot now uses and the version that says
-    /// why, all or nothing.
+    /// Records a re-created container, the image and data volume the bot now uses and the
+    /// version that says why, all or nothing.
     pub async fn container_replace(
         &self,
         bot: &str,
         record: ContainerRecord,
         reason: VersionReason,
+        replacement: Replacement,
     ) -> Result<Version> {
         let bot = bot.to_owned();
         self.call(move |conn| {
@@ -328,7 +375,20 @@ impl Store {
                 .map_err(Error::store("recording a new container"))?;
             tx.execute("UPDATE bots SET image = ?2 WHERE id = ?1", params![bot, record.image])
                 .map_err(Error::store("changing a bot's image"))?;
-            let version = insert_version(&tx, &bot, reason)?;
+            if let Some(volume) = &replacement.data_volume {
+                tx.execute("UPDATE bots SET data_volume = ?2 WHERE id = ?1", params![bot, volume])
+                    .map_err(Error::store("changing a bot's data volume"))?;
+            }
+            let mut version = insert_version(&tx, &bot, reason)?;
+            if let Some((id, name)) = replacement.snapshot {
+                tx.execute(
+                    "UPDATE versions SET snapshot_id = ?3, snapshot_name = ?4
+                     WHERE bot_id = ?1 AND number = ?2",
+                    params![bot, version.number, id, name],
+                )
+                .map_err(Error::store("recording a version"))?;
+                (version.snapshot_id, version.snapshot_name) = (Some(id), Some(name));
+            }
             tx.commit().map_err(Error::store("recording a new container"))?;
             Ok(version)
         })
@@ -341,7 +401,8 @@ impl Store {
         self.call(move |conn| {
             let mut statement = conn
                 .prepare_cached(
-                    "SELECT number, reason, image, image_digest, container_id, created_at
+                    "SELECT number, reason, image, image_digest, container_id, created_at,
+                            snapshot_id, snapshot_name
                      FROM versions WHERE bot_id = ?1 ORDER BY number DESC",
                 )
                 .map_err(Error::store("listing versions"))?;
@@ -364,10 +425,146 @@ impl Store {
                         image_digest: row.get(3)?,
                         container_id: row.get(4)?,
                         created_at: row.get(5)?,
+                        snapshot_id: row.get(6)?,
+                        snapshot_name: row.get(7)?,
                     })
                 })
                 .map_err(Error::store("listing versions"))?;
             rows.collect::<rusqlite::Result<_>>().map_err(Error::store("listing versions"))
+        })
+        .await
+    }
+
+    /// True when the bot has no snapshot of this name, compared ignoring case.
+    pub async fn snapshot_name_free(&self, bot: &str, name: &Name) -> Result<bool> {
+        let (bot, key) = (bot.to_owned(), name.key().to_owned());
+        self.call(move |conn| {
+            let taken: Option<i64> = conn
+                .query_row(
+                    "SELECT 1 FROM snapshots WHERE bot_id = ?1 AND name_key = ?2",
+                    params![bot, key],
+                    |row| row.get(0),
+                )
+                .optional()
+                .map_err(Error::store("reading snapshot names"))?;
+            Ok(taken.is_none())
+        })
+        .await
+    }
+
+    /// Records a snapshot and makes it what the bot's container descends from, together.
+    /// `bot_name` names the bot when the snapshot's name is taken.
+    pub async fn snapshot_insert(
+        &self,
+        bot_name: &str,
+        name: &Name,
+        snapshot: Snapshot,
+    ) -> Result<()> {
+        let (bot_name, key) = (bot_name.to_owned(), name.key().to_owned());
+        self.call(move |conn| {
+            let tx = conn.transaction().map_err(Error::store("recording a snapshot"))?;
+            let inserted = tx.execute(
+                &format!(
+                    "INSERT INTO snapshots ({SNAPSHOT_COLUMNS}, name_key)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)"
+                ),
+                params![
+                    snapshot.id,
+                    snapshot.bot_id,
+                    snapshot.name,
+                    snapshot.parent_id,
+                    snapshot.created_at,
+                    snapshot.image_id,
+                    snapshot.image_tag,
+                    snapshot.base_image,
+                    snapshot.base_digest,
+                    snapshot.files_size,
+                    snapshot.data_file,
+                    snapshot.data_size,
+                    snapshot.data_sha256,
+                    key
+                ],
+            );
+            match inserted {
+                Ok(_) => {}
+                Err(rusqlite::Error::SqliteFailure(e, _))
+                    if e.code == ErrorCode::ConstraintViolation =>
+                {
+                    return Err(Error::SnapshotNameTaken { bot: bot_name, name: snapshot.name });
+                }
+                Err(e) => return Err(Error::store("recording a snapshot")(e)),
+            }
+            tx.execute(
+                "UPDATE containers SET snapshot_id = ?2 WHERE bot_id = ?1",
+                params![snapshot.bot_id, snapshot.id],
+            )
+            .map_err(Error::store("recording a snapshot"))?;
+            tx.commit().map_err(Error::store("recording a snapshot"))
+        })
+        .await
+    }
+
+    /// The bot's snapshots, oldest first.
+    pub async fn snapshots(&self, bot: &str) -> Result<Vec<Snapshot>> {
+        let bot = bot.to_owned();
+        self.call(move |conn| {
+            let mut statement = conn
+                .prepare_cached(&format!(
+                    "SELECT {SNAPSHOT_COLUMNS} FROM snapshots WHERE bot_id = ?1
+                     ORDER BY created_at, rowid"
+                ))
+                .map_err(Error::store("listing snapshots"))?;
+            let rows = statement
+                .query_map(params![bot], snapshot_from_row)
+                .map_err(Error::store("listing snapshots"))?;
+            rows.collect::<rusqlite::Result<_>>().map_err(Error::store("listing snapshots"))
+        })
+        .await
+    }
+
+    pub async fn snapshot(&self, id: &str) -> Result<Snapshot> {
+        let id = id.to_owned();
+        self.call(move |conn| {
+            conn.query_row(
+                &format!("SELECT {SNAPSHOT_COLUMNS} FROM snapshots WHERE id = ?1"),
+                params![id],
+                snapshot_from_row,
+            )
+            .optional()
+            .map_err(Error::store("reading a snapshot"))?
+            .ok_or(Error::SnapshotNotFound { snapshot: id })
+        })
+        .await
+    }
+
+    /// Forgets a snapshot. Its children, and a container descending from it, descend from its
+    /// parent from now on.
+    pub async fn snapshot_delete(&self, id: &str) -> Result<()> {
+        let id = id.to_owned();
+        self.call(move |conn| {
+            let tx = conn.transaction().map_err(Error::store("deleting a snapshot"))?;
+            let parent: Option<Option<String>> = tx
+                .query_row("SELECT parent_id FROM snapshots WHERE id = ?1", params![id], |row| {
+                    row.get(0)
+                })
+                .optional()
+                .map_err(Error::store("deleting a snapshot"))?;
+            let Some(parent) = parent else {
+                return Err(Error::SnapshotNotFound { snapshot: id });
+            };
+            tx.execute(
+                "UPDATE snapshots SET parent_id = ?2 WHERE parent_id = ?1",
+                params![id, parent],
+            )
+            .map_err(Error::store("re-parenting snapshots"))?;
+            tx.execute(
+                "UPDATE containers SET snapshot_id = ?2 WHERE snapshot_id = ?1",
+                params![id, parent],
+            )
+            .map_err(Error::store("re-parenting a container"))?;
+            tx.execute("DELETE FROM snapshots WHERE id = ?1", params![id])
+                .map_err(Error::store("deleting a snapshot"))?;
+            tx.commit().map_err(Error::store("deleting a snapshot"))
         })
         .await
     }
@@ -442,9 +639,16 @@ fn upsert_container(
 ) -> rusqlite::Result<()> {
     conn.execute(
         "INSERT OR REPLACE INTO containers
-             (bot_id, container_id, image, image_digest, created_at)
-         VALUES (?1, ?2, ?3, ?4, ?5)",
-        params![bot, record.container_id, record.image, record.image_digest, record.created_at],
+             (bot_id, container_id, image, image_digest, created_at, snapshot_id)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        params![
+            bot,
+            record.container_id,
+            record.image,
+            record.image_digest,
+            record.created_at,
+            record.snapshot_id
+        ],
     )?;
     Ok(())
 }
@@ -457,7 +661,7 @@ fn insert_version(
 ) -> Result<Version> {
     let record: ContainerRecord = tx
         .query_row(
-            "SELECT container_id, image, image_digest, created_at
+            "SELECT container_id, image, image_digest, created_at, snapshot_id
              FROM containers WHERE bot_id = ?1",
             params![bot],
             container_from_row,
@@ -476,6 +680,8 @@ fn insert_version(
         image_digest: record.image_digest,
         container_id: record.container_id,
         created_at: now_ms(),
+        snapshot_id: None,
+        snapshot_name: None,
     };
     tx.execute(
         "INSERT INTO versions
@@ -501,11 +707,39 @@ fn container_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<ContainerReco
         image: row.get(1)?,
         image_digest: row.get(2)?,
         created_at: row.get(3)?,
+        snapshot_id: row.get(4)?,
     })
 }
 
 fn bot_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<Bot> {
-    Ok(Bot { id: row.get(0)?, name: row.get(1)?, image: row.get(2)?, created_at: row.get(3)? })
+    Ok(Bot {
+        id: row.get(0)?,
+        name: row.get(1)?,
+        image: row.get(2)?,
+        created_at: row.get(3)?,
+        restored_volume: row.get(4)?,
+    })
+}
+
+const SNAPSHOT_COLUMNS: &str = "id, bot_id, name, parent_id, created_at, image_id, image_tag,
+    base_image, base_digest, files_size, data_file, data_size, data_sha256";
+
+fn snapshot_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<Snapshot> {
+    Ok(Snapshot {
+        id: row.get(0)?,
+        bot_id: row.get(1)?,
+        name: row.get(2)?,
+        parent_id: row.get(3)?,
+        created_at: row.get(4)?,
+        image_id: row.get(5)?,
+        image_tag: row.get(6)?,
+        base_image: row.get(7)?,
+        base_digest: row.get(8)?,
+        files_size: row.get(9)?,
+        data_file: row.get(10)?,
+        data_size: row.get(11)?,
+        data_sha256: row.get(12)?,
+    })
 }
 
 #[cfg(test)]

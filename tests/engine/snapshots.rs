@@ -1,0 +1,254 @@
+//! Snapshots on a real engine: capture, exact restore, states, deletion and its clean-up,
+//! broken snapshots, and a lineage deeper than the engine's layer limit.
+
+use berth_core::lifecycle::ContainerState;
+use berth_core::operations::Outcome;
+use berth_core::snapshots::SnapshotEntry;
+use berth_core::store::VersionReason;
+
+use crate::support::{docker, follow, TestBerth};
+use crate::{container_id, exec, state_of};
+
+async fn take(t: &TestBerth, bot: &str, name: &str) -> Outcome {
+    follow(t.berth.snapshot_create(bot, name).await.expect("snapshot starts")).await.0
+}
+
+async fn restore(t: &TestBerth, bot: &str, snapshot: &str, save_as: Option<&str>) -> Outcome {
+    let watcher = t.berth.snapshot_restore(bot, snapshot, save_as).await.expect("restore starts");
+    follow(watcher).await.0
+}
+
+async fn list(t: &TestBerth, bot: &str) -> Vec<SnapshotEntry> {
+    t.berth.snapshots(bot).await.expect("snapshots list")
+}
+
+async fn id_of(t: &TestBerth, bot: &str, name: &str) -> String {
+    let entries = list(t, bot).await;
+    let found = entries.into_iter().find(|e| e.snapshot.name == name);
+    found.unwrap_or_else(|| panic!("no snapshot named {name}")).snapshot.id
+}
+
+/// Images on the engine, intermediate ones included, that name the snapshot in their labels.
+fn images_of(snapshot: &str) -> Vec<String> {
+    docker(&["images", "-aq", "--filter", &format!("label=io.berth.snapshot={snapshot}")])
+}
+
+/// What a file tree looks like from inside the container: path, mode, owner and content.
+const LISTING: &str = "cd /data && find . | sort | while read f; do \
+    echo \"$f $(stat -c '%a %u:%g' \"$f\") $([ -f \"$f\" ] && cat \"$f\")\"; done; \
+    ls /usr/local/bin; cat /usr/local/bin/tool";
+
+#[tokio::test]
+async fn restore_brings_back_files_and_data_exactly() {
+    let t = TestBerth::start().await;
+    let bot = t.running_bot("restorer").await;
+    exec(
+        &t,
+        &bot.id,
+        "mkdir -p /usr/local/bin && echo 'echo v1' > /usr/local/bin/tool \
+         && chmod 755 /usr/local/bin/tool && echo kept > /data/keep.txt \
+         && mkdir /data/private /data/empty && echo secret > /data/private/key \
+         && chown -R 1000:1000 /data/private && chmod 600 /data/private/key \
+         && chmod 700 /data/private",
+    )
+    .await;
+    let before = exec(&t, &bot.id, LISTING).await;
+    assert_eq!(take(&t, &bot.id, "  Clean install  ").await, Outcome::Done);
+    assert_eq!(state_of(&t, &bot.id).await, ContainerState::Running, "it runs on afterwards");
+
+    exec(
+        &t,
+        &bot.id,
+        "echo 'echo v2' > /usr/local/bin/tool && echo x > /usr/local/bin/extra \
+         && rm /data/keep.txt && echo new > /data/new.txt && chmod 644 /data/private/key \
+         && rmdir /data/empty",
+    )
+    .await;
+    let changed = exec(&t, &bot.id, LISTING).await;
+    assert_ne!(changed, before);
+
+    let clean = id_of(&t, &bot.id, "Clean install").await;
+    assert_eq!(restore(&t, &bot.id, &clean, Some("Before restore")).await, Outcome::Done);
+    assert_eq!(exec(&t, &bot.id, LISTING).await, before, "files and data as captured");
+    assert_eq!(state_of(&t, &bot.id).await, ContainerState::Running);
+
+    let versions = t.berth.versions(&bot.id).await.expect("versions");
+    assert_eq!(versions[0].number, 2);
+    assert_eq!(versions[0].reason, VersionReason::Restored);
+    assert_eq!(versions[0].snapshot_name.as_deref(), Some("Clean install"));
+
+    // The state before the restore was saved, under the snapshot restored from, and undoes it.
+    let entries = list(&t, &bot.id).await;
+    let shape: Vec<_> =
+        entries.iter().map(|e| (e.snapshot.name.as_str(), e.depth, e.current)).collect();
+    assert_eq!(shape, [("Clean install", 0, true), ("Before restore", 1, false)]);
+    assert!(entries.iter().all(|e| e.broken.is_none() && e.snapshot.data_size > 0));
+    let undo = id_of(&t, &bot.id, "Before restore").await;
+    assert_eq!(restore(&t, &bot.id, &undo, None).await, Outcome::Done);
+    assert_eq!(exec(&t, &bot.id, LISTING).await, changed, "the restore was undone");
+    assert_eq!(t.leftovers().len(), 2, "one container and one data volume, nothing else");
+}
+
+#[tokio::test]
+async fn stopped_and_paused_containers_keep_their_state() {
+    let t = TestBerth::start().await;
+    let bot = t.running_bot("states").await;
+    let id = container_id(&t, &bot.id).await;
+
+    docker(&["pause", &id]);
+    assert_eq!(take(&t, &bot.id, "paused").await, Outcome::Done);
+    assert_eq!(state_of(&t, &bot.id).await, ContainerState::Paused, "a paused one stays paused");
+    let paused = id_of(&t, &bot.id, "paused").await;
+    assert_eq!(restore(&t, &bot.id, &paused, None).await, Outcome::Done);
+    assert_eq!(state_of(&t, &bot.id).await, ContainerState::Paused);
+    docker(&["unpause", &container_id(&t, &bot.id).await]);
+
+    t.berth.container_stop(&bot.id).await.expect("stops");
+    assert_eq!(take(&t, &bot.id, "stopped").await, Outcome::Done);
+    assert_eq!(state_of(&t, &bot.id).await, ContainerState::Stopped);
+    let stopped = id_of(&t, &bot.id, "stopped").await;
+    assert_eq!(restore(&t, &bot.id, &stopped, None).await, Outcome::Done);
+    assert_eq!(state_of(&t, &bot.id).await, ContainerState::Stopped, "a stopped one stays so");
+
+    t.berth.container_start(&bot.id).await.expect("starts");
+    assert_eq!(restore(&t, &bot.id, &stopped, None).await, Outcome::Done);
+    assert_eq!(state_of(&t, &bot.id).await, ContainerState::Running, "a running one runs");
+}
+
+#[tokio::test]
+async fn names_are_checked_before_anything_starts() {
+    let t = TestBerth::start().await;
+    let bot = t.running_bot("names").await;
+    let empty = t.berth.snapshot_create(&bot.id, "   ").await.expect_err("empty is refused");
+    assert_eq!(empty.kind(), "invalidName");
+    assert_eq!(empty.to_string(), "invalid snapshot name: a name is required");
+    let long = "x".repeat(65);
+    let refused = t.berth.snapshot_create(&bot.id, &long).await.expect_err("too long");
+    assert_eq!(refused.to_string(), "invalid snapshot name: a name has at most 64 characters");
+
+    assert_eq!(take(&t, &bot.id, "Nightly").await, Outcome::Done);
+    let taken = t.berth.snapshot_create(&bot.id, "NIGHTLY").await.expect_err("taken");
+    assert_eq!(taken.kind(), "nameTaken");
+    let nightly = id_of(&t, &bot.id, "Nightly").await;
+    let save_as = t.berth.snapshot_restore(&bot.id, &nightly, Some("nightly")).await;
+    assert_eq!(save_as.expect_err("taken too").kind(), "nameTaken");
+    assert_eq!(list(&t, &bot.id).await.len(), 1);
+}
+
+#[tokio::test]
+async fn deleting_a_parent_keeps_its_child_and_leaves_no_images() {
+    let t = TestBerth::start().await;
+    let bot = t.running_bot("pruner").await;
+    exec(&t, &bot.id, "echo one > /data/gen && echo one > /etc/gen").await;
+    assert_eq!(take(&t, &bot.id, "one").await, Outcome::Done);
+    exec(&t, &bot.id, "echo two > /data/gen && echo two > /etc/gen").await;
+    assert_eq!(take(&t, &bot.id, "two").await, Outcome::Done);
+    let (one, two) = (id_of(&t, &bot.id, "one").await, id_of(&t, &bot.id, "two").await);
+    assert_eq!(list(&t, &bot.id).await[1].snapshot.parent_id.as_deref(), Some(one.as_str()));
+
+    exec(&t, &bot.id, "echo three > /data/gen && echo three > /etc/gen").await;
+    t.berth.snapshot_delete(&bot.id, &one).await.expect("deletes");
+    let entries = list(&t, &bot.id).await;
+    assert_eq!(entries.len(), 1);
+    assert_eq!(entries[0].snapshot.parent_id, None, "the child moved up");
+    assert!(images_of(&one).is_empty(), "no image of the deleted snapshot");
+    assert!(!t.snapshots_dir().join(format!("{}/{one}.tar", bot.id)).exists());
+
+    assert_eq!(restore(&t, &bot.id, &two, None).await, Outcome::Done);
+    assert_eq!(exec(&t, &bot.id, "cat /data/gen /etc/gen").await, ["two", "two"]);
+
+    // The container runs from the image of `two`: deleting `two` keeps that image until the
+    // container goes, and no longer.
+    t.berth.snapshot_delete(&bot.id, &two).await.expect("deletes");
+    assert_eq!(exec(&t, &bot.id, "cat /etc/gen").await, ["two"]);
+    t.berth.container_delete(&bot.id, true).await.expect("container deleted");
+    assert!(images_of(&two).is_empty(), "no image once nothing uses it");
+    let dangling =
+        docker(&["images", "-q", "--filter", "dangling=true", "--filter", &t.run_label()]);
+    assert!(dangling.is_empty(), "no dangling images: {dangling:?}");
+}
+
+#[tokio::test]
+async fn deleting_a_bot_deletes_its_snapshots() {
+    let t = TestBerth::start().await;
+    let bot = t.running_bot("goner").await;
+    assert_eq!(take(&t, &bot.id, "only").await, Outcome::Done);
+    let only = id_of(&t, &bot.id, "only").await;
+    assert_eq!(images_of(&only).len(), 1);
+    t.berth.bot_delete(&bot.id).await.expect("bot deleted");
+    assert!(images_of(&only).is_empty());
+    assert!(!t.snapshots_dir().join(&bot.id).exists(), "no snapshot files left");
+    assert!(t.leftovers().is_empty());
+}
+
+#[tokio::test]
+async fn broken_snapshots_are_shown_and_their_restore_refused() {
+    let t = TestBerth::start().await;
+    let bot = t.running_bot("drifter").await;
+    exec(&t, &bot.id, "echo original > /data/file").await;
+    for name in ["no image", "no data", "tampered"] {
+        assert_eq!(take(&t, &bot.id, name).await, Outcome::Done);
+    }
+    let entries = list(&t, &bot.id).await;
+    let [no_image, no_data, tampered] = [0, 1, 2].map(|i| entries[i].snapshot.clone());
+    docker(&["rmi", "-f", &no_image.image_tag]);
+    std::fs::remove_file(t.snapshots_dir().join(&no_data.data_file)).expect("removed");
+    // Same size, one byte changed: only the checksum can tell.
+    let path = t.snapshots_dir().join(&tampered.data_file);
+    let mut bytes = std::fs::read(&path).expect("read");
+    let at = bytes.windows(8).position(|w| w == b"original").expect("content in the tar");
+    bytes[at] = b'O';
+    std::fs::write(&path, bytes).expect("written");
+    // Things that are not Berth's do not show.
+    std::fs::write(t.snapshots_dir().join(&bot.id).join("notes.txt"), "mine").expect("written");
+
+    exec(&t, &bot.id, "echo changed > /data/file").await;
+    let before = t.berth.container_status(&bot.id).await.expect("status");
+    let entries = list(&t, &bot.id).await;
+    assert_eq!(entries.len(), 3);
+    let reasons: Vec<_> = entries.iter().map(|e| e.broken.clone()).collect();
+    assert!(reasons[0].as_ref().is_some_and(|r| r.contains("image")), "{reasons:?}");
+    assert!(reasons[1].as_ref().is_some_and(|r| r.contains("missing")), "{reasons:?}");
+    assert_eq!(reasons[2], None, "a changed byte is found on restore");
+
+    for snapshot in [&no_image, &no_data, &tampered] {
+        let outcome = restore(&t, &bot.id, &snapshot.id, None).await;
+        let Outcome::Failed { error } = outcome else { panic!("{outcome:?}") };
+        assert_eq!(error.kind, "snapshotBroken", "{}", error.message);
+    }
+    let after = t.berth.container_status(&bot.id).await.expect("status");
+    assert_eq!(after.container_id, before.container_id, "the bot is as it was");
+    assert_eq!(after.state, ContainerState::Running);
+    assert_eq!(exec(&t, &bot.id, "cat /data/file").await, ["changed"]);
+    assert_eq!(t.berth.versions(&bot.id).await.expect("versions").len(), 1);
+    assert_eq!(t.leftovers().len(), 2, "no container or volume left by the failed restores");
+}
+
+#[tokio::test]
+async fn a_lineage_of_130_generations_still_snapshots_and_restores() {
+    let t = TestBerth::start().await;
+    let bot = t.running_bot("lineage").await;
+    exec(&t, &bot.id, "echo root > /data/origin && echo root > /etc/origin").await;
+    // Stopped, each generation is quicker; the layers pile up all the same.
+    t.berth.container_stop(&bot.id).await.expect("stops");
+    for generation in 0..130 {
+        let name = format!("generation {generation}");
+        assert_eq!(take(&t, &bot.id, &name).await, Outcome::Done, "{name} taken");
+        let id = id_of(&t, &bot.id, &name).await;
+        assert_eq!(restore(&t, &bot.id, &id, None).await, Outcome::Done, "{name} restored");
+    }
+    let entries = list(&t, &bot.id).await;
+    assert_eq!(entries.len(), 130);
+    assert_eq!(entries.last().map(|e| e.depth), Some(129), "one lineage");
+    let container = container_id(&t, &bot.id).await;
+    let image = docker(&["inspect", "--format", "{{.Image}}", &container]);
+    let layers = docker(&["image", "inspect", "--format", "{{len .RootFS.Layers}}", &image[0]]);
+    let layers: usize = layers[0].parse().expect("a number");
+    assert!(layers < 125, "{layers} layers");
+
+    t.berth.container_start(&bot.id).await.expect("starts");
+    assert_eq!(exec(&t, &bot.id, "cat /data/origin /etc/origin").await, ["root", "root"]);
+    let first = id_of(&t, &bot.id, "generation 0").await;
+    assert_eq!(restore(&t, &bot.id, &first, None).await, Outcome::Done, "the first restores");
+    assert_eq!(exec(&t, &bot.id, "cat /data/origin /etc/origin").await, ["root", "root"]);
+}
