@@ -6,7 +6,7 @@ use berth_core::operations::Outcome;
 use berth_core::snapshots::SnapshotEntry;
 use berth_core::store::VersionReason;
 
-use crate::support::{docker, follow, TestBerth};
+use crate::support::{docker, docker_ok, follow, TestBerth};
 use crate::{container_id, exec, state_of};
 
 async fn take(t: &TestBerth, bot: &str, name: &str) -> Outcome {
@@ -229,9 +229,15 @@ async fn a_lineage_of_130_generations_still_snapshots_and_restores() {
     let t = TestBerth::start().await;
     let bot = t.running_bot("lineage").await;
     exec(&t, &bot.id, "echo root > /data/origin && echo root > /etc/origin").await;
-    // Stopped, each generation is quicker; the layers pile up all the same.
+    // Stopped, each generation is quicker. Each one changes a file outside /data, as a bot
+    // would: an unchanged filesystem commits to no new layer and would not pile them up.
     t.berth.container_stop(&bot.id).await.expect("stops");
+    let marker = tempfile::NamedTempFile::new().expect("a temp file");
     for generation in 0..130 {
+        std::fs::write(marker.path(), generation.to_string()).expect("written");
+        let source = marker.path().to_str().expect("a UTF-8 path");
+        let target = format!("{}:/etc/generation", container_id(&t, &bot.id).await);
+        assert!(docker_ok(&["cp", source, &target]), "generation {generation} written");
         let name = format!("generation {generation}");
         assert_eq!(take(&t, &bot.id, &name).await, Outcome::Done, "{name} taken");
         let id = id_of(&t, &bot.id, &name).await;
@@ -247,8 +253,9 @@ async fn a_lineage_of_130_generations_still_snapshots_and_restores() {
     assert!(layers < 125, "{layers} layers");
 
     t.berth.container_start(&bot.id).await.expect("starts");
-    assert_eq!(exec(&t, &bot.id, "cat /data/origin /etc/origin").await, ["root", "root"]);
+    let read = "cat /data/origin /etc/origin /etc/generation";
+    assert_eq!(exec(&t, &bot.id, read).await, ["root", "root", "129"]);
     let first = id_of(&t, &bot.id, "generation 0").await;
     assert_eq!(restore(&t, &bot.id, &first, None).await, Outcome::Done, "the first restores");
-    assert_eq!(exec(&t, &bot.id, "cat /data/origin /etc/origin").await, ["root", "root"]);
+    assert_eq!(exec(&t, &bot.id, read).await, ["root", "root", "0"]);
 }

@@ -143,6 +143,12 @@ pub fn remove_image(reference: &str) {
     assert!(left.is_ok_and(|o| !o.status.success()), "{reference} is still on the engine");
 }
 
+/// Runs the docker CLI and tells whether it succeeded.
+pub fn docker_ok(args: &[&str]) -> bool {
+    let out = Command::new("docker").args(args).output();
+    out.is_ok_and(|o| o.status.success())
+}
+
 /// Runs the docker CLI and returns its output lines; a failure is reported, not raised, so
 /// that cleanup goes on.
 pub fn docker(args: &[&str]) -> Vec<String> {

@@ -77,7 +77,7 @@ pub struct ContainerFacts {
 impl Engine {
     /// Makes sure the bot's data volume `name` exists; true when this call created it.
     pub async fn ensure_volume(&self, bot: &str, name: &str) -> Result<bool> {
-        match self.docker.inspect_volume(&name).await {
+        match self.docker.inspect_volume(name).await {
             Ok(_) => return Ok(false),
             Err(e) if is_not_found(&e) => {}
             Err(e) => return Err(self.error(format!("inspecting volume `{name}`"))(e)),

@@ -68,6 +68,7 @@ async fn deleting_a_bot_forgets_its_container() {
         image: "busybox:latest".into(),
         image_digest: None,
         created_at: 1,
+        snapshot_id: None,
     };
     store.container_set(&bot.id, record.clone()).await.expect("records");
     assert_eq!(store.container(&bot.id).await.expect("reads"), Some(record));
@@ -106,6 +107,7 @@ fn record(container_id: &str) -> ContainerRecord {
         image: "busybox:latest".into(),
         image_digest: Some("sha256:abc".into()),
         created_at: 1,
+        snapshot_id: None,
     }
 }
 
@@ -183,4 +185,111 @@ async fn containers_from_before_versions_become_version_one() {
     assert_eq!(versions.len(), 1);
     assert_eq!((versions[0].number, versions[0].reason), (1, VersionReason::Created));
     assert_eq!(versions[0].container_id, "c-old");
+}
+
+fn snapshot(bot: &str, id: &str, name: &str, parent: Option<&str>) -> Snapshot {
+    Snapshot {
+        id: id.into(),
+        bot_id: bot.into(),
+        name: name.into(),
+        parent_id: parent.map(Into::into),
+        created_at: 1,
+        image_id: format!("sha256:{id}"),
+        image_tag: format!("berth-snapshot/{bot}:{id}"),
+        base_image: "busybox:latest".into(),
+        base_digest: None,
+        files_size: 10,
+        data_file: format!("{bot}/{id}.tar"),
+        data_size: 20,
+        data_sha256: "00".into(),
+    }
+}
+
+async fn take(store: &Store, bot: &Bot, id: &str, parent: Option<&str>) {
+    let name = Name::parse_snapshot(id).expect("valid name");
+    store.snapshot_insert(&bot.name, &name, snapshot(&bot.id, id, id, parent)).await.expect("in");
+}
+
+#[tokio::test]
+async fn a_snapshot_becomes_what_the_container_descends_from() {
+    let (_dir, store) = temp_store();
+    let bot = store.bot_insert(name("Snappy"), image()).await.expect("inserts");
+    store.container_set(&bot.id, record("c1")).await.expect("records");
+    take(&store, &bot, "one", None).await;
+    let container = store.container(&bot.id).await.expect("reads").expect("recorded");
+    assert_eq!(container.snapshot_id.as_deref(), Some("one"));
+    assert_eq!(store.snapshot("one").await.expect("reads").data_size, 20);
+}
+
+#[tokio::test]
+async fn snapshot_names_are_unique_per_bot_ignoring_case() {
+    let (_dir, store) = temp_store();
+    let a = store.bot_insert(name("A"), image()).await.expect("inserts");
+    let b = store.bot_insert(name("B"), image()).await.expect("inserts");
+    let nightly = Name::parse_snapshot("Nightly").expect("valid");
+    store.snapshot_insert("A", &nightly, snapshot(&a.id, "s1", "Nightly", None)).await.expect("in");
+    let shouted = Name::parse_snapshot("NIGHTLY").expect("valid");
+    assert!(!store.snapshot_name_free(&a.id, &shouted).await.expect("reads"));
+    assert!(store.snapshot_name_free(&b.id, &shouted).await.expect("reads"), "per bot");
+    let again = store.snapshot_insert("A", &shouted, snapshot(&a.id, "s2", "NIGHTLY", None)).await;
+    assert!(matches!(again, Err(Error::SnapshotNameTaken { ref name, .. }) if name == "NIGHTLY"));
+    store.snapshot_insert("B", &shouted, snapshot(&b.id, "s3", "NIGHTLY", None)).await.expect("B");
+}
+
+#[tokio::test]
+async fn deleting_a_snapshot_re_parents_its_children_and_the_container() {
+    let (_dir, store) = temp_store();
+    let bot = store.bot_insert(name("Tree"), image()).await.expect("inserts");
+    store.container_set(&bot.id, record("c1")).await.expect("records");
+    take(&store, &bot, "root", None).await;
+    take(&store, &bot, "middle", Some("root")).await;
+    take(&store, &bot, "left", Some("middle")).await;
+    take(&store, &bot, "right", Some("middle")).await;
+    // The container descends from the last one taken; make it descend from the middle.
+    store.snapshot_delete("right").await.expect("deletes a leaf");
+    let container = store.container(&bot.id).await.expect("reads").expect("recorded");
+    assert_eq!(container.snapshot_id.as_deref(), Some("middle"), "back to the leaf's parent");
+
+    store.snapshot_delete("middle").await.expect("deletes the middle");
+    assert_eq!(store.snapshot("left").await.expect("reads").parent_id.as_deref(), Some("root"));
+    let container = store.container(&bot.id).await.expect("reads").expect("recorded");
+    assert_eq!(container.snapshot_id.as_deref(), Some("root"));
+
+    store.snapshot_delete("root").await.expect("deletes the root");
+    assert_eq!(store.snapshot("left").await.expect("reads").parent_id, None);
+    assert!(matches!(store.snapshot_delete("root").await, Err(Error::SnapshotNotFound { .. })));
+    let ids: Vec<_> =
+        store.snapshots(&bot.id).await.expect("lists").into_iter().map(|s| s.id).collect();
+    assert_eq!(ids, ["left"]);
+}
+
+#[tokio::test]
+async fn a_restore_records_its_snapshot_and_the_new_data_volume() {
+    let (_dir, store) = temp_store();
+    let bot = store.bot_insert(name("Restored"), image()).await.expect("inserts");
+    store.container_set(&bot.id, record("c1")).await.expect("records");
+    store.version_record(&bot.id, VersionReason::Created).await.expect("first");
+    take(&store, &bot, "good", None).await;
+    assert_eq!(bot.data_volume(), format!("berth-data-{}", bot.id));
+
+    let replacement = Replacement {
+        snapshot: Some(("good".into(), "Good".into())),
+        data_volume: Some("berth-data-x-1".into()),
+    };
+    let version = store
+        .container_replace(&bot.id, record("c2"), VersionReason::Restored, replacement)
+        .await
+        .expect("replaced");
+    assert_eq!((version.number, version.reason), (2, VersionReason::Restored));
+    let listed = store.versions(&bot.id).await.expect("lists");
+    assert_eq!(listed[0].snapshot_name.as_deref(), Some("Good"));
+    assert_eq!(listed[1].snapshot_name, None);
+    assert_eq!(store.bot(&bot.id).await.expect("reads").data_volume(), "berth-data-x-1");
+
+    // The history keeps the snapshot's name after the snapshot is gone.
+    store.snapshot_delete("good").await.expect("deletes");
+    assert_eq!(
+        store.versions(&bot.id).await.expect("lists")[0].snapshot_name.as_deref(),
+        Some("Good")
+    );
 }
