@@ -176,6 +176,7 @@ impl Drop for Session {
         let filter = format!("label={TEST_LABEL}={}", self.run);
         for (list, remove) in [
             (vec!["ps", "-aq", "--filter", &filter], vec!["rm", "-f"]),
+            (vec!["images", "-aq", "--filter", &filter], vec!["rmi", "-f"]),
             (vec!["volume", "ls", "-q", "--filter", &filter], vec!["volume", "rm", "-f"]),
         ] {
             let out = Command::new("docker").args(&list).output();
@@ -267,6 +268,57 @@ async fn create_run_stop_and_delete_a_bot_in_the_window() {
     s.click("confirm").await;
     s.wait_for_text("[data-test=state]", "No container", Duration::from_secs(30)).await;
     s.screenshot("deleted").await;
+    s.close().await;
+}
+
+/// Runs a shell script in the session's only container and returns what it printed.
+fn exec_in(s: &Session, script: &str) -> String {
+    let containers = s.containers();
+    assert_eq!(containers.len(), 1, "one container: {containers:?}");
+    let out = Command::new("docker")
+        .args(["exec", &containers[0], "sh", "-c", script])
+        .output()
+        .expect("docker exec runs");
+    String::from_utf8_lossy(&out.stdout).trim().to_owned()
+}
+
+#[tokio::test]
+async fn take_a_snapshot_restore_it_and_see_the_new_version() {
+    let s = Session::launch().await;
+    s.create_bot("E2E snapshots", &test_image("latest")).await;
+    s.click("create").await;
+    s.wait_for_text("[data-test=state]", "Running", Duration::from_secs(60)).await;
+    exec_in(&s, "echo before > /data/file && echo before > /etc/file");
+
+    s.click("snapshot").await;
+    let name = s.wait_for("[data-test=snapshot-name]").await;
+    name.clear().await.expect("clears the suggested name");
+    name.send_keys("Known good").await.expect("types the name");
+    s.click("confirm-snapshot").await;
+    s.wait_for_text("[data-test=snapshot-name]", "Known good", Duration::from_secs(60)).await;
+    s.wait_for_text("[data-test=state]", "Running", Duration::from_secs(10)).await;
+
+    exec_in(&s, "echo after > /data/file && echo after > /etc/file");
+    s.click("restore").await;
+    s.click("confirm-restore").await;
+    let restored = "2 · Restored from Known good";
+    s.wait_for_text("[data-test=version]", restored, Duration::from_secs(60)).await;
+    s.wait_for_text(
+        "[data-test=versions] li:first-child .history-label",
+        restored,
+        Duration::from_secs(10),
+    )
+    .await;
+    s.wait_for_text("[data-test=state]", "Running", Duration::from_secs(10)).await;
+    s.screenshot("restored").await;
+    assert_eq!(exec_in(&s, "cat /data/file /etc/file"), "before\nbefore");
+
+    // The state before the restore was saved under the snapshot it came from.
+    let script = "return [...document.querySelectorAll('[data-test=snapshot-item]')] \
+                  .map((li) => li.querySelector('[data-test=snapshot-name]').textContent \
+                  + '@' + li.getAttribute('aria-level'))";
+    let tree = s.client().execute(script, vec![]).await.expect("reads the tree");
+    assert_eq!(tree, json!(["Known good@1", "Before restoring Known good@2"]));
     s.close().await;
 }
 

@@ -3,8 +3,8 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 
 import {
-  actionsFor, engineBanner, engineLine, formatBytes, formErrors, percentOf, progressView,
-  stateLabel,
+  actionsFor, defaultSnapshotName, engineBanner, engineLine, formatBytes, formErrors, percentOf,
+  progressView, snapshotSizes, stateLabel, versionLabel,
 } from '../../ui/js/format.js';
 
 test('bytes read as the docker CLI writes them', () => {
@@ -67,18 +67,43 @@ test('progress before any message is a neutral start', () => {
 });
 
 test('actions follow the container state and a running operation', () => {
-  assert.deepEqual(actionsFor('none', false),
-    { create: true, start: false, stop: false, remove: false, update: false });
+  const none = { create: false, start: false, stop: false, remove: false, update: false,
+    snapshot: false };
+  assert.deepEqual(actionsFor('none', false), { ...none, create: true });
   assert.deepEqual(actionsFor('running', false),
-    { create: false, start: false, stop: true, remove: true, update: true });
+    { ...none, stop: true, remove: true, update: true, snapshot: true });
   assert.deepEqual(actionsFor('stopped', false),
-    { create: false, start: true, stop: false, remove: true, update: true });
-  assert.deepEqual(actionsFor('missing', false),
-    { create: true, start: false, stop: false, remove: true, update: false });
-  assert.deepEqual(actionsFor('running', true),
-    { create: false, start: false, stop: false, remove: false, update: false });
-  assert.deepEqual(actionsFor('unreachable', false),
-    { create: false, start: false, stop: false, remove: false, update: false });
+    { ...none, start: true, remove: true, update: true, snapshot: true });
+  assert.deepEqual(actionsFor('missing', false), { ...none, create: true, remove: true });
+  assert.deepEqual(actionsFor('running', true), none);
+  assert.deepEqual(actionsFor('unreachable', false), none);
+});
+
+test('a copy with a known total shows a bar and how far it got', () => {
+  const view = progressView({ phase: 'restoringData', transfer: { done: 50e6, total: 200e6 } });
+  assert.equal(view.phase, 'Restoring data');
+  assert.equal(view.percent, 25);
+  assert.equal(view.detail, '50.0 MB of 200 MB');
+});
+
+test('a copy of unknown size is indeterminate but counts its bytes', () => {
+  const view = progressView({ phase: 'savingData', transfer: { done: 1500, total: null } });
+  assert.equal(view.percent, null);
+  assert.equal(view.label, 'Working…');
+  assert.equal(view.detail, '1.5 kB');
+  assert.equal(progressView({ transfer: { done: 0, total: 0 } }).percent, null, 'no NaN');
+});
+
+test('a restored version names its snapshot', () => {
+  assert.equal(versionLabel({ number: 4, reason: 'restored', snapshotName: 'Nightly' }),
+    '4 · Restored from Nightly');
+  assert.equal(versionLabel({ number: 1, reason: 'created', snapshotName: null }), '1 · Created');
+});
+
+test('snapshot sizes and default names read well', () => {
+  assert.equal(snapshotSizes({ filesSize: 2100000, dataSize: 200000000 }),
+    'files 2.1 MB · data 200 MB');
+  assert.equal(defaultSnapshotName(new Date(2026, 11, 3, 8, 5)), 'Snapshot 2026-12-03 08:05');
 });
 
 test('engine banner names the endpoint and the reason, and hides when connected', () => {

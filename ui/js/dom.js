@@ -3,8 +3,9 @@
 
 /**
  * h('button', { class: 'primary', onclick: fn, 'aria-label': 'Start' }, 'Start')
- * Props starting with "on" become listeners; `dataset` sets data attributes; `false`,
- * `null` and `undefined` props and children are skipped.
+ * Props starting with "on" become listeners; `dataset` sets data attributes; `cssVars` sets
+ * CSS custom properties (through the style object: the CSP forbids style attributes);
+ * `false`, `null` and `undefined` props and children are skipped.
  */
 export function h(tag, props = {}, ...children) {
   const el = document.createElement(tag);
@@ -12,6 +13,9 @@ export function h(tag, props = {}, ...children) {
     if (value === false || value === null || value === undefined) continue;
     if (key.startsWith('on')) el.addEventListener(key.slice(2), value);
     else if (key === 'dataset') Object.assign(el.dataset, value);
+    else if (key === 'cssVars') {
+      for (const [name, v] of Object.entries(value)) el.style.setProperty(name, String(v));
+    }
     else if (key === 'value') el.value = value;
     else el.setAttribute(key, value === true ? '' : String(value));
   }

@@ -21,7 +21,15 @@ export function percentOf(fraction) {
   return Math.floor(Math.min(1, Math.max(0, fraction)) * 100);
 }
 
-const PHASES = { pulling: 'Pulling image', creating: 'Creating container', starting: 'Starting' };
+const PHASES = {
+  pulling: 'Pulling image',
+  creating: 'Creating container',
+  starting: 'Starting',
+  savingFiles: 'Saving files (container paused)',
+  savingData: 'Saving data (container paused)',
+  flattening: 'Compacting the filesystem',
+  restoringData: 'Restoring data',
+};
 
 const LAYER_STATES = {
   waiting: 'Waiting',
@@ -37,12 +45,14 @@ const LAYER_STATES = {
 /** What the progress panel shows for an operation's latest progress message. */
 export function progressView(progress) {
   const pull = progress?.pull ?? null;
-  const percent = percentOf(pull?.fraction);
+  const transfer = progress?.transfer ?? null;
+  let percent = percentOf(pull?.fraction);
   let detail = '';
-  if (pull && pull.bytesDone > 0) {
-    detail = Number.isFinite(pull.bytesTotal) && pull.bytesTotal > 0
-      ? `${formatBytes(pull.bytesDone)} of ${formatBytes(pull.bytesTotal)}`
-      : formatBytes(pull.bytesDone);
+  if (transfer) {
+    percent = transfer.total > 0 ? percentOf(transfer.done / transfer.total) : null;
+    detail = bytesDetail(transfer.done, transfer.total);
+  } else if (pull && pull.bytesDone > 0) {
+    detail = bytesDetail(pull.bytesDone, pull.bytesTotal);
   }
   const layers = (pull?.layers ?? []).map((layer) => ({
     id: layer.id.slice(0, 12),
@@ -56,6 +66,13 @@ export function progressView(progress) {
     detail,
     layers,
   };
+}
+
+/** "12 MB of 200 MB", or "12 MB" while the total is unknown. */
+function bytesDetail(done, total) {
+  return Number.isFinite(total) && total > 0
+    ? `${formatBytes(done)} of ${formatBytes(total)}`
+    : formatBytes(done);
 }
 
 const STATES = {
@@ -80,6 +97,7 @@ export function actionsFor(state, busy) {
     stop: free && (state === 'running' || state === 'paused' || state === 'restarting'),
     remove: free && ['running', 'paused', 'restarting', 'stopped', 'missing'].includes(state),
     update: free && ['running', 'paused', 'stopped'].includes(state),
+    snapshot: free && ['running', 'paused', 'stopped'].includes(state),
   };
 }
 
@@ -87,12 +105,28 @@ const REASONS = {
   created: 'Created',
   recreated: 'Created again after a delete',
   imageUpdated: 'Image updated',
+  restored: 'Restored',
 };
 
-/** "3 · Created" for a version, "—" for none. */
+/** "3 · Created" for a version, "4 · Restored from Nightly" for a restore, "—" for none. */
 export function versionLabel(version) {
   if (!version) return '—';
-  return `${version.number} · ${REASONS[version.reason] ?? version.reason}`;
+  const reason = REASONS[version.reason] ?? version.reason;
+  const from = version.reason === 'restored' && version.snapshotName
+    ? ` from ${version.snapshotName}` : '';
+  return `${version.number} · ${reason}${from}`;
+}
+
+/** What a snapshot's line says about its size: "files 2.1 MB · data 200 MB". */
+export function snapshotSizes(snapshot) {
+  return `files ${formatBytes(snapshot.filesSize)} · data ${formatBytes(snapshot.dataSize)}`;
+}
+
+/** The name a new snapshot is offered: "Snapshot 2026-12-03 18:04" in local time. */
+export function defaultSnapshotName(now = new Date()) {
+  const pad = (n) => String(n).padStart(2, '0');
+  const day = `${now.getFullYear()}-${pad(now.getMonth() + 1)}-${pad(now.getDate())}`;
+  return `Snapshot ${day} ${pad(now.getHours())}:${pad(now.getMinutes())}`;
 }
 
 /** A time from the backend (ms since the epoch or an RFC 3339 string), for people. */

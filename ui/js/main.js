@@ -5,12 +5,16 @@ import * as botsApi from './api/bots.js';
 import * as containerApi from './api/container.js';
 import * as engineApi from './api/engine.js';
 import * as operationsApi from './api/operations.js';
+import * as snapshotsApi from './api/snapshots.js';
 import * as versionsApi from './api/versions.js';
+import { defaultSnapshotName } from './format.js';
 import { listen, toError } from './ipc.js';
 import { createStore, initialState, withKey } from './store.js';
 import { renderBanner } from './views/banner.js';
 import { renderBotPage } from './views/botPage.js';
-import { confirmDialog, newBotDialog, updateImageDialog } from './views/dialogs.js';
+import {
+  confirmDialog, newBotDialog, restoreDialog, snapshotDialog, updateImageDialog,
+} from './views/dialogs.js';
 import { createProgressPanel } from './views/progress.js';
 import { renderSidebar } from './views/sidebar.js';
 
@@ -23,6 +27,7 @@ const SELECTION_KEY = 'berth.selectedBotId';
 const store = createStore({
   ...initialState(),
   pending: {},
+  snapshots: {},
   selectedBotId: sessionStorage.getItem(SELECTION_KEY),
 });
 /** Progress panels by operation id, so that a Cancel button always names its own operation. */
@@ -61,25 +66,32 @@ function historyIsCurrent(history, status) {
   return !status.version || status.version.number === history[0]?.number;
 }
 
-async function refreshStatus(botId) {
+/** Reads the bot's status again, and its history and snapshots when they may have changed:
+ * when the container's version moved, or when `everything` is asked for (the bot was just
+ * selected, or one of its operations ended). */
+async function refreshStatus(botId, everything = false) {
   if (!botId) return;
   const request = (statusRequests.get(botId) ?? 0) + 1;
   statusRequests.set(botId, request);
   try {
     const status = await containerApi.inspect(botId);
     if (statusRequests.get(botId) !== request) return;
-    const versions = historyIsCurrent(store.get().versions[botId], status)
-      ? store.get().versions[botId]
-      : await versionsApi.list(botId);
+    const known = store.get();
+    const current = !everything && historyIsCurrent(known.versions[botId], status);
+    const [versions, snapshots] = current
+      ? [known.versions[botId], known.snapshots[botId]]
+      : await Promise.all([versionsApi.list(botId), snapshotsApi.list(botId)]);
     if (statusRequests.get(botId) !== request) return;
     // An unchanged status must not redraw the page: a redraw between a press and its
     // release would swallow the click.
-    const current = store.get();
-    if (sameData(status, current.statuses[botId])
-      && sameData(versions, current.versions[botId])) return;
+    const latest = store.get();
+    if (sameData(status, latest.statuses[botId])
+      && sameData(versions, latest.versions[botId])
+      && sameData(snapshots, latest.snapshots[botId])) return;
     store.update((s) => ({
       statuses: withKey(s.statuses, botId, status),
       versions: withKey(s.versions, botId, versions),
+      snapshots: withKey(s.snapshots, botId, snapshots),
     }));
   } catch (error) {
     if (error.kind !== 'notFound') console.error('reading status failed', error);
@@ -119,7 +131,7 @@ function onOperationEvent(botId) {
         errors: withKey(s.errors, botId, error),
         notices: withKey(s.notices, botId, note),
       }));
-      refreshStatus(botId);
+      refreshStatus(botId, true);
       refreshBots();
     }
   };
@@ -143,7 +155,7 @@ async function cancelOperation(operationId) {
 /** Follows operations the backend runs that this window is not following yet. */
 async function attachToRunningOperations() {
   for (const info of await operationsApi.list()) {
-    const long = info.kind === 'create' || info.kind === 'updateImage';
+    const long = ['create', 'updateImage', 'snapshot', 'restore'].includes(info.kind);
     if (!long || watched.has(info.id) || creating.has(info.botId)) continue;
     watched.add(info.id);
     operationsApi.watch(info.id, onOperationEvent(info.botId)).catch(() => {
@@ -170,7 +182,24 @@ async function withPending(botId, note, action) {
     setError(botId, error);
   } finally {
     store.update((s) => ({ pending: withKey(s.pending, botId, undefined) }));
-    refreshStatus(botId);
+    refreshStatus(botId, true);
+  }
+}
+
+/** Starts a long operation on the bot with `begin(onEvent)` and follows it. A refusal before
+ * it starts shows on the bot unless `rethrow`, which hands it to the caller (a dialog). */
+async function startLong(botId, begin, rethrow = false) {
+  // The backend announces the operation before this call returns; until it does, the
+  // announcement must not make this window follow the operation a second time.
+  creating.add(botId);
+  try {
+    const info = await begin(onOperationEvent(botId));
+    watched.add(info.id);
+  } catch (error) {
+    if (rethrow) throw toError(error);
+    setError(botId, error);
+  } finally {
+    creating.delete(botId);
   }
 }
 
@@ -178,7 +207,7 @@ const actions = {
   selectBot(botId) {
     sessionStorage.setItem(SELECTION_KEY, botId);
     store.update({ selectedBotId: botId });
-    refreshStatus(botId);
+    refreshStatus(botId, true);
   },
 
   openNewBot() {
@@ -191,32 +220,38 @@ const actions = {
     });
   },
 
-  async createContainer(botId) {
-    // The backend announces the operation before this call returns; until it does, the
-    // announcement must not make this window follow the operation a second time.
-    creating.add(botId);
-    try {
-      const info = await containerApi.create(botId, onOperationEvent(botId));
-      watched.add(info.id);
-    } catch (error) {
-      setError(botId, error);
-    } finally {
-      creating.delete(botId);
-    }
+  createContainer(botId) {
+    return startLong(botId, (onEvent) => containerApi.create(botId, onEvent));
   },
 
   async updateImage(bot) {
     const image = await updateImageDialog(bot);
     if (image === null) return;
-    creating.add(bot.id);
-    try {
-      const info = await containerApi.updateImage(bot.id, image, onOperationEvent(bot.id));
-      watched.add(info.id);
-    } catch (error) {
-      setError(bot.id, error);
-    } finally {
-      creating.delete(bot.id);
-    }
+    await startLong(bot.id, (onEvent) => containerApi.updateImage(bot.id, image, onEvent));
+  },
+
+  takeSnapshot(bot) {
+    snapshotDialog(bot, defaultSnapshotName(), (name) => startLong(bot.id,
+      (onEvent) => snapshotsApi.create(bot.id, name, onEvent), true));
+  },
+
+  async restoreSnapshot(bot, snapshot) {
+    const suggested = `Before restoring ${snapshot.name}`.slice(0, 64);
+    const answer = await restoreDialog(bot, snapshot, suggested);
+    if (!answer.confirmed) return;
+    await startLong(bot.id,
+      (onEvent) => snapshotsApi.restore(bot.id, snapshot.id, answer.saveAs, onEvent));
+  },
+
+  async deleteSnapshot(bot, snapshot) {
+    const answer = await confirmDialog({
+      title: `Delete the snapshot “${snapshot.name}”?`,
+      body: 'Its saved files and data are removed. Snapshots taken after it stay restorable.',
+      confirmLabel: 'Delete snapshot',
+    });
+    if (!answer.confirmed) return;
+    await withPending(bot.id, 'Deleting the snapshot…',
+      () => snapshotsApi.remove(bot.id, snapshot.id));
   },
 
   startContainer: (botId) => withPending(botId, 'Starting…', () => containerApi.start(botId)),
@@ -234,9 +269,11 @@ const actions = {
   },
 
   async deleteBot(bot) {
+    const count = store.get().snapshots[bot.id]?.length ?? 0;
+    const snapshots = count === 0 ? '' : ` and its ${count} snapshot${count === 1 ? '' : 's'}`;
     const answer = await confirmDialog({
       title: `Delete ${bot.name}?`,
-      body: 'The bot, its container and its data directory are removed for good.',
+      body: `The bot, its container, its data directory${snapshots} are removed for good.`,
       confirmLabel: 'Delete bot',
     });
     if (!answer.confirmed) return;
@@ -291,7 +328,7 @@ function render(state) {
   const botId = state.selectedBotId;
   const op = state.operations[botId];
   const pageInputs = [state.bots, botId, state.statuses[botId], op?.info, state.errors[botId],
-    state.pending[botId], state.versions[botId], state.notices[botId]];
+    state.pending[botId], state.versions[botId], state.notices[botId], state.snapshots[botId]];
   if (pageInputs.some((v, i) => v !== rendered.page?.[i])) {
     const panel = op ? panelFor(op.info.id) : null;
     renderBotPage(els.main, state, actions, panel);
@@ -344,7 +381,7 @@ async function start() {
   listenToBackend();
   listenToKeys();
   await Promise.all([refreshEngine(), refreshBots()]);
-  await refreshStatus(store.get().selectedBotId);
+  await refreshStatus(store.get().selectedBotId, true);
   await attachToRunningOperations();
   refreshTasksWhileRunning();
   document.body.dataset.ready = 'true';

@@ -1,6 +1,6 @@
 import { h } from '../dom.js';
 import {
-  actionsFor, formatTime, shortId, stateLabel, versionLabel,
+  actionsFor, formatTime, shortId, snapshotSizes, stateLabel, versionLabel,
 } from '../format.js';
 import { rerender } from './focus.js';
 
@@ -66,6 +66,7 @@ function containerTab(bot, state, actions, progressPanel) {
       button('start', 'Start', can.start, () => actions.startContainer(bot.id)),
       button('stop', 'Stop', can.stop, () => actions.stopContainer(bot.id)),
       button('update', 'Update image…', can.update, () => actions.updateImage(bot)),
+      button('snapshot', 'Take snapshot…', can.snapshot, () => actions.takeSnapshot(bot)),
       button('delete', 'Delete…', can.remove, () => actions.deleteContainer(bot), 'danger'),
       pending ? h('span', { class: 'pending', role: 'status' }, pending) : null),
     error ? h('div', { class: 'alert', role: 'alert', 'data-test': 'error' },
@@ -76,6 +77,7 @@ function containerTab(bot, state, actions, progressPanel) {
       dismiss(bot, actions)) : null,
     running && progressPanel ? progressPanel.el : null,
     statusPanel(status, containerState),
+    snapshotTree(bot, state.snapshots?.[bot.id] ?? [], can.snapshot, actions),
     versionHistory(state.versions[bot.id] ?? []),
   ];
 }
@@ -105,6 +107,50 @@ function statusPanel(status, containerState) {
     row('Version', h('span', { 'data-test': 'version' }, versionLabel(status?.version))),
     row('Created', formatTime(status?.createdAt)),
     row('Started', formatTime(status?.startedAt)));
+}
+
+/** The bot's snapshots, each under the one it descends from, with what can be done to them. */
+function snapshotTree(bot, snapshots, canRestore, actions) {
+  if (snapshots.length === 0) return null;
+  return h('section', { class: 'snapshots', 'aria-labelledby': 'snapshots-title' },
+    h('h3', { id: 'snapshots-title' }, 'Snapshots'),
+    h('ul', { class: 'snapshot-list', 'data-test': 'snapshots' },
+      snapshots.map((snapshot) => h('li', {
+        class: 'snapshot',
+        cssVars: { '--depth': Math.min(snapshot.depth, 12) },
+        'aria-level': String(snapshot.depth + 1),
+        'data-test': 'snapshot-item',
+        'data-snapshot-id': snapshot.id,
+      },
+      h('span', { class: 'snapshot-name' },
+        h('span', { 'data-test': 'snapshot-name' }, snapshot.name),
+        snapshot.current
+          ? h('span', { class: 'badge', title: 'The container descends from this snapshot' },
+            'current')
+          : null,
+        snapshot.broken ? h('span', { class: 'badge badge-danger' }, 'broken') : null),
+      h('span', { class: 'muted' }, snapshotSizes(snapshot)),
+      h('span', { class: 'muted' }, formatTime(snapshot.createdAt)),
+      h('span', { class: 'snapshot-actions' },
+        h('button', {
+          class: 'button subtle',
+          'data-focus': `restore-${snapshot.id}`,
+          'data-test': 'restore',
+          disabled: !canRestore || Boolean(snapshot.broken),
+          title: snapshot.broken ?? '',
+          'aria-label': `Restore ${snapshot.name}`,
+          onclick: () => actions.restoreSnapshot(bot, snapshot),
+        }, 'Restore…'),
+        h('button', {
+          class: 'button subtle danger',
+          'data-focus': `delete-${snapshot.id}`,
+          'data-test': 'delete-snapshot',
+          'aria-label': `Delete ${snapshot.name}`,
+          onclick: () => actions.deleteSnapshot(bot, snapshot),
+        }, 'Delete…')),
+      snapshot.broken
+        ? h('p', { class: 'snapshot-broken', role: 'note' }, `Cannot be restored: ${snapshot.broken}`)
+        : null))));
 }
 
 function versionHistory(versions) {

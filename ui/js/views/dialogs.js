@@ -117,3 +117,76 @@ export function updateImageDialog(bot) {
     image.focus();
   });
 }
+
+/** Asks for a new snapshot's name. `submit(name)` resolves when the snapshot has started or
+ * throws {kind, message}, which shows under the name. */
+export function snapshotDialog(bot, suggested, submit) {
+  const name = h('input', {
+    id: 'snapshot-name', value: suggested, autocomplete: 'off', required: true,
+    'aria-describedby': 'snapshot-name-error', 'data-test': 'snapshot-name',
+  });
+  const error = h('p', { class: 'field-error', id: 'snapshot-name-error', role: 'alert' });
+  const takeButton = h('button', {
+    type: 'submit', class: 'button primary', 'data-test': 'confirm-snapshot',
+  }, 'Take snapshot');
+  const form = h('form', {
+    novalidate: true,
+    onsubmit: async (event) => {
+      event.preventDefault();
+      takeButton.disabled = true;
+      try {
+        await submit(name.value);
+        close();
+      } catch (failure) {
+        error.textContent = failure.message;
+        name.setAttribute('aria-invalid', 'true');
+        name.focus();
+      } finally {
+        takeButton.disabled = false;
+      }
+    },
+  },
+  h('h2', { id: 'snapshot-title' }, `Take a snapshot of ${bot.name}`),
+  h('p', {}, 'The snapshot holds the container\'s files and its whole data directory. A '
+    + 'running container is paused while they are saved.'),
+  h('label', { for: 'snapshot-name' }, 'Name'), name, error,
+  h('div', { class: 'dialog-actions' },
+    h('button', { type: 'button', class: 'button', onclick: () => close() }, 'Cancel'),
+    takeButton));
+  const dialog = h('dialog', { class: 'dialog', 'aria-labelledby': 'snapshot-title' }, form);
+  const close = openModal(dialog);
+  name.select();
+}
+
+/** Asks before a restore, offering (on by default) to save the current state first. Resolves
+ * to { confirmed, saveAs } where saveAs is the name to save under, or null. */
+export function restoreDialog(bot, snapshot, suggested) {
+  return new Promise((resolve) => {
+    const save = h('input', {
+      type: 'checkbox', id: 'restore-save', checked: true, 'data-test': 'restore-save',
+    });
+    const name = h('input', {
+      id: 'restore-save-name', value: suggested, autocomplete: 'off',
+      'aria-label': 'Name of the snapshot of the current state',
+    });
+    save.addEventListener('change', () => { name.disabled = !save.checked; });
+    let confirmed = false;
+    const dialog = h('dialog', { class: 'dialog', 'aria-labelledby': 'restore-title' },
+      h('form', { method: 'dialog', onsubmit: () => { confirmed = true; } },
+        h('h2', { id: 'restore-title' }, `Restore ${bot.name} to “${snapshot.name}”?`),
+        h('p', {}, 'The container\'s files and data directory return to what they were when '
+          + 'the snapshot was taken. Whatever changed since is replaced.'),
+        h('label', { class: 'check' }, save, 'First take a snapshot of the current state'),
+        name,
+        h('div', { class: 'dialog-actions' },
+          h('button', { type: 'button', class: 'button', autofocus: true, onclick: () => close() },
+            'Cancel'),
+          h('button', { type: 'submit', class: 'button danger', 'data-test': 'confirm-restore' },
+            'Restore'))));
+    dialog.addEventListener('close', () => resolve({
+      confirmed,
+      saveAs: save.checked ? name.value : null,
+    }));
+    const close = openModal(dialog);
+  });
+}
