@@ -259,3 +259,80 @@ async fn a_lineage_of_130_generations_still_snapshots_and_restores() {
     assert_eq!(restore(&t, &bot.id, &first, None).await, Outcome::Done, "the first restores");
     assert_eq!(exec(&t, &bot.id, read).await, ["root", "root", "0"]);
 }
+
+#[tokio::test]
+async fn cancelled_snapshot_and_restore_leave_nothing_behind() {
+    let t = TestBerth::start().await;
+    let bot = t.running_bot("canceller").await;
+    exec(&t, &bot.id, "echo kept > /data/file").await;
+    let watcher = t.berth.snapshot_create(&bot.id, "never").await.expect("starts");
+    t.berth.operation_cancel(&watcher.info().id).expect("cancels");
+    assert_eq!(follow(watcher).await.0, Outcome::Cancelled);
+    assert!(list(&t, &bot.id).await.is_empty());
+    let labelled = docker(&["images", "-aq", "--filter", &t.run_label()]);
+    assert!(labelled.is_empty(), "no snapshot image: {labelled:?}");
+    let files = std::fs::read_dir(t.snapshots_dir().join(&bot.id)).map_or(0, |d| d.count());
+    assert_eq!(files, 0, "no data file, whole or partial");
+    assert_eq!(state_of(&t, &bot.id).await, ContainerState::Running, "not left paused");
+
+    assert_eq!(take(&t, &bot.id, "kept").await, Outcome::Done);
+    exec(&t, &bot.id, "echo changed > /data/file").await;
+    let before = container_id(&t, &bot.id).await;
+    let kept = id_of(&t, &bot.id, "kept").await;
+    let watcher = t.berth.snapshot_restore(&bot.id, &kept, None).await.expect("starts");
+    t.berth.operation_cancel(&watcher.info().id).expect("cancels");
+    assert_eq!(follow(watcher).await.0, Outcome::Cancelled);
+    assert_eq!(container_id(&t, &bot.id).await, before, "the same container");
+    assert_eq!(state_of(&t, &bot.id).await, ContainerState::Running);
+    assert_eq!(exec(&t, &bot.id, "cat /data/file").await, ["changed"]);
+    assert_eq!(t.berth.versions(&bot.id).await.expect("versions").len(), 1);
+    assert_eq!(t.leftovers().len(), 2, "no half-made container or volume");
+}
+
+/// A file system of `size` mounted over `dir` while it lives; needs root, as `scripts/test`
+/// has on CI.
+struct SmallDisk(std::path::PathBuf);
+
+impl SmallDisk {
+    fn mount(dir: &std::path::Path, size: &str) -> SmallDisk {
+        std::fs::create_dir_all(dir).expect("the directory exists");
+        let options = format!("size={size}");
+        let mounted = std::process::Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &options, "tmpfs"])
+            .arg(dir)
+            .status();
+        assert!(
+            mounted.is_ok_and(|s| s.success()),
+            "mounting a small tmpfs needs root (scripts/test runs as root on CI)"
+        );
+        SmallDisk(dir.to_owned())
+    }
+}
+
+impl Drop for SmallDisk {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("umount").arg(&self.0).status();
+    }
+}
+
+#[tokio::test]
+async fn a_full_disk_fails_the_snapshot_and_loses_nothing() {
+    let t = TestBerth::start().await;
+    let bot = t.running_bot("full disk").await;
+    exec(&t, &bot.id, "head -c 3000000 /dev/urandom > /data/big && echo kept > /data/note").await;
+    let _disk = SmallDisk::mount(&t.snapshots_dir(), "1m");
+
+    let watcher = t.berth.snapshot_create(&bot.id, "too big").await.expect("starts");
+    let outcome = follow(watcher).await.0;
+    let Outcome::Failed { error } = outcome else { panic!("expected a failure: {outcome:?}") };
+    assert_eq!(error.kind, "io", "{}", error.message);
+    assert!(error.message.contains("No space left"), "{}", error.message);
+
+    assert!(list(&t, &bot.id).await.is_empty());
+    let labelled = docker(&["images", "-aq", "--filter", &t.run_label()]);
+    assert!(labelled.is_empty(), "no snapshot image: {labelled:?}");
+    let files = std::fs::read_dir(t.snapshots_dir().join(&bot.id)).map_or(0, |d| d.count());
+    assert_eq!(files, 0, "the partial file is gone");
+    assert_eq!(state_of(&t, &bot.id).await, ContainerState::Running, "resumed");
+    assert_eq!(exec(&t, &bot.id, "cat /data/note").await, ["kept"]);
+}
