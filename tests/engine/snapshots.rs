@@ -6,7 +6,9 @@ use berth_core::operations::Outcome;
 use berth_core::snapshots::SnapshotEntry;
 use berth_core::store::VersionReason;
 
-use crate::support::{docker, docker_ok, follow, TestBerth};
+use std::time::Duration;
+
+use crate::support::{docker, docker_ok, eventually, follow, TestBerth};
 use crate::{container_id, exec, state_of};
 
 async fn take(t: &TestBerth, bot: &str, name: &str) -> Outcome {
@@ -86,7 +88,9 @@ async fn restore_brings_back_files_and_data_exactly() {
     let undo = id_of(&t, &bot.id, "Before restore").await;
     assert_eq!(restore(&t, &bot.id, &undo, None).await, Outcome::Done);
     assert_eq!(exec(&t, &bot.id, LISTING).await, changed, "the restore was undone");
-    assert_eq!(t.leftovers().len(), 2, "one container and one data volume, nothing else");
+    // The old container and volume go once the restore has ended.
+    let cleaned = eventually(Duration::from_secs(10), || async { t.leftovers().len() == 2 });
+    assert!(cleaned.await, "one container and one data volume, nothing else");
 }
 
 #[tokio::test]

@@ -348,10 +348,16 @@ pub(crate) async fn restore(
         }
     };
 
-    // The bot is whole: what it had before goes.
-    log_failure(bot, engine.remove_container(&record.container_id).await);
-    log_failure(bot, engine.remove_volume(&bot.data_volume()).await);
-    collect_images(engine, store, bot).await;
+    // The bot is whole: what it had before goes, without holding up the operation's end.
+    // Should Berth stop first, the set-aside container is removed by name on the next
+    // update, restore or delete.
+    let (engine, store, old) = (engine.clone(), store.clone(), bot.clone());
+    let old_container = record.container_id.clone();
+    tokio::spawn(async move {
+        log_failure(&old, engine.remove_container(&old_container).await);
+        log_failure(&old, engine.remove_volume(&old.data_volume()).await);
+        collect_images(&engine, &store, &old).await;
+    });
     tracing::info!(bot = %bot.id, snapshot = %snapshot.id, version = version.number, "restored");
     Ok(version)
 }

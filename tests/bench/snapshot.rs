@@ -1,0 +1,304 @@
+//! Snapshot and restore through Berth against the docker CLI doing the same work, on one
+//! container whose data directory holds 200 MB in 2,000 files. Prints figures; asserts
+//! nothing about speed.
+//!
+//! `scripts/bench` prepares the engine, the registry and the image, then runs this.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use berth_core::engine::link::EngineStatus;
+use berth_core::operations::{OperationEvent, Outcome, Phase, Progress, Watcher};
+use berth_core::{Berth, Config};
+
+const ROUNDS: usize = 5;
+const LABEL: &str = "io.berth.test=bench";
+const IMAGE: &str = "127.0.0.1:5000/berth-test/busybox:latest";
+/// The repository of the CLI's commits, by which `clean` finds them.
+const CLI_REPOSITORY: &str = "berth-bench/snapshot";
+/// How this benchmark's host directory is named, so that a killed run's is found and removed.
+const DIR_PREFIX: &str = "berth-bench-snapshot-";
+
+/// 2,000 files of random bytes from 5 kB to 195 kB in 20 directories: 200 MB in all.
+const FILL: &str = "i=0; while [ $i -lt 2000 ]; do d=/data/d$((i / 100)); mkdir -p $d; \
+    head -c $((i % 20 * 10000 + 5000)) /dev/urandom > $d/f$i; i=$((i + 1)); done";
+
+fn docker(args: &[&str]) -> bool {
+    let out = Command::new("docker").args(args).output().expect("docker CLI runs");
+    if !out.status.success() {
+        eprintln!("docker {args:?}: {}", String::from_utf8_lossy(&out.stderr).trim());
+    }
+    out.status.success()
+}
+
+/// The lines the docker CLI prints, each once.
+fn docker_lines(args: &[&str]) -> Vec<String> {
+    let out = Command::new("docker").args(args).output().expect("docker CLI runs");
+    let mut lines: Vec<String> =
+        String::from_utf8_lossy(&out.stdout).lines().map(str::to_owned).collect();
+    lines.sort();
+    lines.dedup();
+    lines
+}
+
+/// Removes what this benchmark leaves on the engine, a killed run's included. Of the labelled
+/// images only the snapshots go: the image of the `create` benchmark carries the label too.
+fn clean() {
+    let label = format!("label={LABEL}");
+    for id in docker_lines(&["ps", "-aq", "--filter", &label]) {
+        docker(&["rm", "-f", &id]);
+    }
+    let berths =
+        docker_lines(&["images", "-aq", "--filter", &label, "--filter", "label=io.berth.snapshot"]);
+    let clis = docker_lines(&["images", "-q", "--filter", &format!("reference={CLI_REPOSITORY}")]);
+    for id in berths.iter().chain(&clis) {
+        docker(&["rmi", "-f", id]);
+    }
+    for id in docker_lines(&["volume", "ls", "-q", "--filter", &label]) {
+        docker(&["volume", "rm", "-f", &id]);
+    }
+}
+
+/// Removes the host directories of runs that were killed: each holds a gigabyte or two.
+fn remove_old_dirs() {
+    let Ok(entries) = std::fs::read_dir(std::env::temp_dir()) else { return };
+    for entry in entries.flatten() {
+        if entry.file_name().to_string_lossy().starts_with(DIR_PREFIX) {
+            if let Err(error) = std::fs::remove_dir_all(entry.path()) {
+                eprintln!("{}: {error}", entry.path().display());
+            }
+        }
+    }
+}
+
+/// How long one operation took, and how long each of Berth's phases lasted in it.
+struct Timed {
+    total: Duration,
+    phases: Vec<(Phase, Duration)>,
+}
+
+impl Timed {
+    /// A phase that no message named lasted less than the gap between two messages.
+    fn lasted(&self, phase: Phase) -> Duration {
+        let found = self.phases.iter().find(|(p, _)| *p == phase);
+        found.map_or(Duration::ZERO, |(_, lasted)| *lasted)
+    }
+}
+
+/// Follows a Berth operation to its end; a phase lasts from the first progress message that
+/// names it to the next phase or the end, so each is known to within the 50 ms between
+/// messages.
+async fn follow(started: Instant, watcher: Watcher) -> Timed {
+    let mut starts: Vec<(Phase, Duration)> = Vec::new();
+    let mut outcome = None;
+    watcher
+        .forward(|event| {
+            match event {
+                OperationEvent::Progress(Progress { phase: Some(phase), .. })
+                    if starts.last().map(|(p, _)| *p) != Some(phase) =>
+                {
+                    starts.push((phase, started.elapsed()));
+                }
+                OperationEvent::Finished { outcome: o, .. } => outcome = Some(o),
+                _ => {}
+            }
+            true
+        })
+        .await;
+    let total = started.elapsed();
+    assert_eq!(outcome, Some(Outcome::Done), "the operation failed");
+
+    let ends = starts.iter().skip(1).map(|(_, at)| *at).chain([total]);
+    let phases = starts.iter().zip(ends).map(|((phase, at), end)| (*phase, end - *at)).collect();
+    Timed { total, phases }
+}
+
+async fn berth_snapshot(berth: &Berth, bot: &str, round: usize) -> Timed {
+    let started = Instant::now();
+    let watcher = berth.snapshot_create(bot, &format!("bench {round}")).await.expect("starts");
+    follow(started, watcher).await
+}
+
+/// Besides the work of [`cli_restore`], Berth's restore stops the bot's container, swaps the
+/// new one in under its name and starts it, then removes the old container and data volume.
+async fn berth_restore(berth: &Berth, bot: &str, snapshot: &str) -> Timed {
+    let started = Instant::now();
+    let watcher = berth.snapshot_restore(bot, snapshot, None).await.expect("starts");
+    follow(started, watcher).await
+}
+
+/// The same work as Berth's snapshot, with the CLI: the filesystem to an image, the data
+/// directory to `copy` on the host.
+fn cli_snapshot(container: &str, copy: &Path, round: usize) -> Duration {
+    let tag = format!("{CLI_REPOSITORY}:round-{round}");
+    let from = format!("{container}:/data");
+    let started = Instant::now();
+    assert!(docker(&["commit", "--change", &format!("LABEL {LABEL}"), container, &tag]));
+    assert!(docker(&["cp", &from, &copy.display().to_string()]));
+    started.elapsed()
+}
+
+/// The same work as Berth's restore, with the CLI, into a container of its own that goes
+/// afterwards.
+fn cli_restore(image: &str, copy: &Path, round: usize) -> Duration {
+    let name = format!("berth-bench-restore-{round}");
+    let volume = format!("berth-bench-restore-data-{round}");
+    let mount = format!("{volume}:/data");
+    let from = format!("{}/.", copy.display());
+    let started = Instant::now();
+    assert!(docker(&["volume", "create", "--label", LABEL, &volume]));
+    assert!(docker(&[
+        "create",
+        "--name",
+        &name,
+        "--label",
+        LABEL,
+        "--init",
+        "-v",
+        &mount,
+        "--entrypoint",
+        "tail",
+        image,
+        "-f",
+        "/dev/null",
+    ]));
+    assert!(docker(&["cp", &from, &format!("{name}:/data")]));
+    assert!(docker(&["start", &name]));
+    let elapsed = started.elapsed();
+
+    docker(&["rm", "-f", &name]);
+    docker(&["volume", "rm", "-f", &volume]);
+    elapsed
+}
+
+/// A bot whose container runs with the benchmark's data in it; returns the bot's id and the
+/// container's.
+async fn filled_bot(berth: &Berth) -> (String, String) {
+    let bot = berth.bot_create("bench snapshots", IMAGE).await.expect("bot");
+    let watcher = berth.container_create(&bot.id).await.expect("create starts");
+    follow(Instant::now(), watcher).await;
+    let status = berth.container_status(&bot.id).await.expect("status");
+    let container = status.container_id.expect("a container");
+    assert!(docker(&["exec", &container, "sh", "-c", FILL]), "data written");
+    (bot.id, container)
+}
+
+async fn snapshot_id(berth: &Berth, bot: &str, name: &str) -> String {
+    let entries = berth.snapshots(bot).await.expect("snapshots list");
+    let found = entries.into_iter().find(|e| e.snapshot.name == name);
+    found.unwrap_or_else(|| panic!("no snapshot named {name}")).snapshot.id
+}
+
+/// Writes out what the last turn left in the page cache. The engine syncs its own files as it
+/// works, and on ext4 that waits for every dirty page: a turn would pay for the one before.
+fn settle_disk() {
+    let synced = Command::new("sync").status().is_ok_and(|s| s.success());
+    assert!(synced, "sync runs");
+}
+
+/// Alternates who goes first so that neither always meets a warmer cache.
+fn berth_first(round: usize) -> [bool; 2] {
+    if round % 2 == 0 {
+        [true, false]
+    } else {
+        [false, true]
+    }
+}
+
+fn median(mut values: Vec<Duration>) -> Duration {
+    values.sort();
+    values[values.len() / 2]
+}
+
+/// The most memory this process has held resident, in MiB.
+fn peak_memory_mib() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib / 1024)
+}
+
+fn print_comparison(what: &str, cli_work: &str, cli: &[Duration], ours: &[Timed]) {
+    let ours_total: Vec<Duration> = ours.iter().map(|t| t.total).collect();
+    let (cli_median, our_median) = (median(cli.to_vec()), median(ours_total.clone()));
+    let ratio = our_median.as_secs_f64() / cli_median.as_secs_f64();
+    println!("{what}, {ROUNDS} rounds");
+    println!("  {cli_work:<44} median {:>7.3} s   all {cli:.3?}", cli_median.as_secs_f64());
+    let berth_work = format!("berth {what}");
+    println!(
+        "  {berth_work:<44} median {:>7.3} s   all {ours_total:.3?}",
+        our_median.as_secs_f64()
+    );
+    println!("  {:<44} {ratio:.3} (target at most 1.0)", "ratio berth / docker CLI");
+
+    let mut order: Vec<Phase> = Vec::new();
+    for (phase, _) in ours.iter().flat_map(|t| &t.phases) {
+        if !order.contains(phase) {
+            order.push(*phase);
+        }
+    }
+    let phases: Vec<String> = order
+        .into_iter()
+        .map(|phase| {
+            let times = ours.iter().map(|t| t.lasted(phase)).collect();
+            format!("{phase:?} {:.3} s", median(times).as_secs_f64())
+        })
+        .collect();
+    println!("  {:<44} {}", "berth phases, median of each", phases.join(", "));
+}
+
+fn main() {
+    let runtime = tokio::runtime::Runtime::new().expect("runtime");
+    remove_old_dirs();
+    let dir = tempfile::Builder::new().prefix(DIR_PREFIX).tempdir().expect("temp dir");
+
+    let mut config = Config::new(dir.path().join("berth.db"));
+    config.labels = BTreeMap::from([("io.berth.test".to_owned(), "bench".to_owned())]);
+    let berth = runtime.block_on(Berth::start(config)).expect("berth starts");
+    let status = runtime.block_on(berth.engine_settled());
+    assert!(matches!(status, EngineStatus::Connected { .. }), "no engine: {status:?}");
+    clean();
+    let (bot, container) = runtime.block_on(filled_bot(&berth));
+    let copy_of = |round: usize| dir.path().join(format!("cli-round-{round}"));
+
+    // Every snapshot is of the container Create made, so both sides save the same files.
+    let (mut cli_takes, mut berth_takes) = (Vec::new(), Vec::new());
+    for round in 0..ROUNDS {
+        for berth_turn in berth_first(round) {
+            settle_disk();
+            if berth_turn {
+                berth_takes.push(runtime.block_on(berth_snapshot(&berth, &bot, round)));
+            } else {
+                cli_takes.push(cli_snapshot(&container, &copy_of(round), round));
+            }
+        }
+    }
+
+    let snapshot = runtime.block_on(snapshot_id(&berth, &bot, "bench 0"));
+    let cli_image = format!("{CLI_REPOSITORY}:round-0");
+    let (mut cli_restores, mut berth_restores) = (Vec::new(), Vec::new());
+    for round in 0..ROUNDS {
+        for berth_turn in berth_first(round) {
+            settle_disk();
+            if berth_turn {
+                berth_restores.push(runtime.block_on(berth_restore(&berth, &bot, &snapshot)));
+            } else {
+                cli_restores.push(cli_restore(&cli_image, &copy_of(0), round));
+            }
+        }
+    }
+
+    println!("a container with 200 MB in 2,000 files under /data");
+    print_comparison("snapshot", "docker commit + cp", &cli_takes, &berth_takes);
+    let cli_work = "docker volume create + create + cp + start";
+    print_comparison("restore", cli_work, &cli_restores, &berth_restores);
+    // Berth's core runs in this process as it runs in the app; the docker CLI runs in its own.
+    let peak = peak_memory_mib().map_or("unknown".to_owned(), |mib| mib.to_string());
+    println!("peak memory of this process (Berth's core): {peak} MiB");
+
+    runtime.block_on(berth.bot_delete(&bot)).expect("bot deleted");
+    berth.shutdown();
+    clean();
+}
