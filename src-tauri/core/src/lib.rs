@@ -1,5 +1,6 @@
 //! Berth's domain, free of any window toolkit.
 //!
+//! - [`archive`]: recognising data archives and checking every entry before an import.
 //! - [`bots`]: bot records and their rules (names, image references).
 //! - [`store`]: the SQLite file that holds bots, their containers and operations.
 //! - [`engine`]: the Docker engine: connection, pulls, containers, the event stream.
@@ -9,6 +10,7 @@
 //! - [`snapshots`]: capturing a container's state, restoring it, deleting what is not needed.
 //! - [`Berth`]: the object the app holds; every user action starts here.
 
+pub mod archive;
 pub mod berth;
 pub mod bots;
 pub mod engine;

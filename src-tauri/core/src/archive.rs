@@ -1,0 +1,261 @@
+//! Archives of a data directory: recognising them by their content and checking every entry
+//! of one before anything is written from it.
+//!
+//! Nothing here touches the engine or the disk beyond the reader it is given, so every rule
+//! is tested on archives made by hand.
+
+use std::collections::HashSet;
+use std::io::Read;
+
+use serde::Serialize;
+use tar::EntryType;
+
+/// Where the data directory is inside the container: absolute link targets must stay in it.
+const DATA_DIR: &[u8] = b"/data";
+
+/// How an archive is stored, as its first bytes say.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub enum Format {
+    Tar,
+    Gzip,
+}
+
+/// Recognises an archive from its first 512 bytes (or fewer, for a shorter file).
+pub fn detect(head: &[u8]) -> Result<Format, Invalid> {
+    if head.is_empty() {
+        return Err(Invalid::Empty);
+    }
+    if head.starts_with(&[0x1f, 0x8b]) {
+        return Ok(Format::Gzip);
+    }
+    if head.len() >= 512 && (&head[257..262] == b"ustar" || tar_checksum_matches(&head[..512])) {
+        return Ok(Format::Tar);
+    }
+    Err(Invalid::NotAnArchive)
+}
+
+/// True when a 512-byte block is a tar header by its checksum: the sum of its bytes with the
+/// checksum field read as spaces. Old (pre-POSIX) archives have no `ustar` mark.
+fn tar_checksum_matches(block: &[u8]) -> bool {
+    let field = &block[148..156];
+    let digits: String = field.iter().map(|b| *b as char).filter(|c| c.is_ascii_digit()).collect();
+    let Ok(stored) = u32::from_str_radix(&digits, 8) else { return false };
+    let sum: u32 = block
+        .iter()
+        .enumerate()
+        .map(|(i, b)| if (148..156).contains(&i) { u32::from(b' ') } else { u32::from(*b) })
+        .sum();
+    !digits.is_empty() && stored == sum && block.iter().any(|b| *b != 0)
+}
+
+/// Why a file cannot be imported at all.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Invalid {
+    Empty,
+    NotAnArchive,
+    /// Corrupt or cut short; the reader's own words.
+    Damaged(String),
+    /// A readable archive with no entries.
+    NoEntries,
+    /// Entries that would write outside the data directory or make what it must not hold.
+    Refused(Vec<Refusal>),
+}
+
+impl std::fmt::Display for Invalid {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Invalid::Empty => f.write_str("the file is empty"),
+            Invalid::NotAnArchive => f.write_str("it is not a tar or tar.gz archive"),
+            Invalid::Damaged(reason) => write!(f, "the archive is damaged or cut short: {reason}"),
+            Invalid::NoEntries => f.write_str("the archive holds nothing"),
+            Invalid::Refused(refusals) => {
+                write!(f, "{} entries cannot be imported safely", refusals.len())
+            }
+        }
+    }
+}
+
+/// One entry that is refused, and why.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Refusal {
+    /// The entry's name as stored; bytes that are not UTF-8 show as `\xNN`.
+    pub path: String,
+    pub reason: Refused,
+}
+
+impl std::fmt::Display for Refusal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let reason = match self.reason {
+            Refused::AbsolutePath => "an absolute path",
+            Refused::ParentComponent => "a `..` component",
+            Refused::SymlinkOutside => "a symbolic link that leads outside the data directory",
+            Refused::HardlinkOutside => "a hard link to something outside the archive's tree",
+            Refused::ThroughSymlink => "it would be written through a symbolic link",
+            Refused::Special => "a device, fifo or other special file",
+            Refused::ReplacesDataDirectory => "it would replace the data directory itself",
+        };
+        write!(f, "`{}`: {reason}", self.path)
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub enum Refused {
+    AbsolutePath,
+    ParentComponent,
+    SymlinkOutside,
+    HardlinkOutside,
+    ThroughSymlink,
+    Special,
+    ReplacesDataDirectory,
+}
+
+/// What a checked archive holds.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Contents {
+    pub entries: u64,
+    /// Bytes of file content, as the headers declare them.
+    pub file_bytes: u64,
+}
+
+/// Reads the whole (decompressed) archive and checks every entry. `existing_links` are the
+/// symbolic links the data directory already holds (for a merge), as paths relative to it.
+pub fn check(reader: impl Read, existing_links: &HashSet<Vec<u8>>) -> Result<Contents, Invalid> {
+    let mut archive = tar::Archive::new(reader);
+    let entries = archive.entries().map_err(|e| Invalid::Damaged(e.to_string()))?;
+    let mut links: HashSet<Vec<u8>> = existing_links.clone();
+    let mut refusals = Vec::new();
+    let mut contents = Contents::default();
+
+    for entry in entries {
+        let entry = entry.map_err(|e| Invalid::Damaged(e.to_string()))?;
+        let kind = entry.header().entry_type();
+        if kind == EntryType::XGlobalHeader {
+            continue;
+        }
+        let path = entry.path_bytes().into_owned();
+        let link = entry.link_name_bytes().map(|l| l.into_owned());
+        let size = entry.header().size().map_err(|e| Invalid::Damaged(e.to_string()))?;
+        contents.entries += 1;
+        if kind.is_file() || kind == EntryType::GNUSparse {
+            contents.file_bytes = contents.file_bytes.saturating_add(size);
+        }
+        if let Err(reason) = check_entry(kind, &path, link.as_deref(), &links) {
+            refusals.push(Refusal { path: shown(&path), reason });
+        } else if kind.is_symlink() {
+            links.insert(components(&path).unwrap_or_default().join(&b'/'));
+        }
+    }
+    if !refusals.is_empty() {
+        return Err(Invalid::Refused(refusals));
+    }
+    if contents.entries == 0 {
+        return Err(Invalid::NoEntries);
+    }
+    Ok(contents)
+}
+
+fn check_entry(
+    kind: EntryType,
+    path: &[u8],
+    link: Option<&[u8]>,
+    links: &HashSet<Vec<u8>>,
+) -> Result<(), Refused> {
+    let parts = components(path)?;
+    let allowed = kind.is_file()
+        || kind.is_dir()
+        || kind.is_symlink()
+        || kind.is_hard_link()
+        || kind == EntryType::GNUSparse;
+    if !allowed {
+        return Err(Refused::Special);
+    }
+    if parts.is_empty() && !kind.is_dir() {
+        return Err(Refused::ReplacesDataDirectory);
+    }
+    if through_link(&parts, links) {
+        return Err(Refused::ThroughSymlink);
+    }
+    if kind.is_symlink() && !link_stays_inside(parts.len() - 1, link.unwrap_or_default()) {
+        return Err(Refused::SymlinkOutside);
+    }
+    if kind.is_hard_link() {
+        let target = components(link.unwrap_or_default()).map_err(|_| Refused::HardlinkOutside)?;
+        if target.is_empty() {
+            return Err(Refused::HardlinkOutside);
+        }
+        if through_link(&target, links) {
+            return Err(Refused::ThroughSymlink);
+        }
+    }
+    Ok(())
+}
+
+/// The path's names, without `.` and empty ones; absolute paths and `..` are refused.
+fn components(path: &[u8]) -> Result<Vec<&[u8]>, Refused> {
+    if path.starts_with(b"/") {
+        return Err(Refused::AbsolutePath);
+    }
+    let mut names = Vec::new();
+    for name in path.split(|b| *b == b'/') {
+        match name {
+            b"" | b"." => {}
+            b".." => return Err(Refused::ParentComponent),
+            name => names.push(name),
+        }
+    }
+    Ok(names)
+}
+
+/// True when a proper prefix of the path is a symbolic link.
+fn through_link(parts: &[&[u8]], links: &HashSet<Vec<u8>>) -> bool {
+    (1..parts.len()).any(|n| links.contains(&parts[..n].join(&b'/')))
+}
+
+/// Whether a link at depth `depth` (0 for the data directory's own entries) pointing at
+/// `target` stays inside the data directory. Relative targets may climb with leading `..`
+/// no higher than the data directory and then only descend: a `..` after a name could climb
+/// out through another link (`a -> .`, `b -> a/..`). Absolute targets must lie under `/data`
+/// without any `..`.
+fn link_stays_inside(depth: usize, target: &[u8]) -> bool {
+    if let Some(rest) = target.strip_prefix(DATA_DIR) {
+        let inside = rest.is_empty() || rest.starts_with(b"/");
+        return inside && !rest.split(|b| *b == b'/').any(|n| n == b"..");
+    }
+    if target.starts_with(b"/") {
+        return false;
+    }
+    let mut climbs = 0;
+    let mut named = false;
+    for name in target.split(|b| *b == b'/') {
+        match name {
+            b"" | b"." => {}
+            b".." if named => return false,
+            b".." => climbs += 1,
+            _ => named = true,
+        }
+    }
+    climbs <= depth
+}
+
+/// A name for people: UTF-8 as it is, other bytes as `\xNN`.
+fn shown(path: &[u8]) -> String {
+    path.utf8_chunks()
+        .flat_map(|chunk| {
+            let invalid = chunk.invalid().iter().map(|b| format!("\\x{b:02x}"));
+            std::iter::once(chunk.valid().to_owned()).chain(invalid)
+        })
+        .collect()
+}
+
+/// Whether a volume with `available` free bytes can take `needed` more, keeping a margin for
+/// the file system's own blocks (one 4 KiB block per entry, and 1 % of the content).
+pub fn fits(contents: Contents, available: u64) -> bool {
+    let overhead = contents.entries.checked_mul(4096).map(|o| o + contents.file_bytes / 100);
+    overhead.and_then(|o| o.checked_add(contents.file_bytes)).is_some_and(|n| n <= available)
+}
+
+#[cfg(test)]
+mod tests;
