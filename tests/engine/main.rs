@@ -1,5 +1,6 @@
 //! Bot lifecycle on a real Docker engine, with images from the local registry.
 
+mod data;
 mod snapshots;
 mod support;
 

@@ -118,6 +118,9 @@ pub struct Contents {
     pub entries: u64,
     /// Bytes of file content, as the headers declare them.
     pub file_bytes: u64,
+    /// The modification time the archive gives the data directory itself (its `./` entry):
+    /// unpacking into it changes that time, so it is set again afterwards.
+    pub root_mtime: Option<u64>,
 }
 
 /// Reads the whole (decompressed) archive and checks every entry. `existing_links` are the
@@ -141,6 +144,9 @@ pub fn check(reader: impl Read, existing_links: &HashSet<Vec<u8>>) -> Result<Con
         contents.entries += 1;
         if kind.is_file() || kind == EntryType::GNUSparse {
             contents.file_bytes = contents.file_bytes.saturating_add(size);
+        }
+        if kind.is_dir() && components(&path).is_ok_and(|c| c.is_empty()) {
+            contents.root_mtime = entry.header().mtime().ok();
         }
         if let Err(reason) = check_entry(kind, &path, link.as_deref(), &links) {
             refusals.push(Refusal { path: shown(&path), reason });

@@ -12,6 +12,7 @@ use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
 use crate::bots::{Bot, BotName, ImageRef, Name};
+use crate::data::{self, ImportMode};
 use crate::engine::link::{EngineLink, EngineStatus, LinkEvent};
 use crate::error::{Error, Result};
 use crate::lifecycle::{self, ContainerStatus, STOP_GRACE_SECS};
@@ -28,6 +29,8 @@ pub struct Config {
     pub store_path: PathBuf,
     /// Where snapshots keep their data files.
     pub snapshots_dir: PathBuf,
+    /// Where a merging import keeps the data directory it may have to put back.
+    pub work_dir: PathBuf,
     /// The engine address, as `DOCKER_HOST` writes it.
     pub engine_host: String,
     /// Extra labels put on every engine resource (tests use them to clean up).
@@ -41,6 +44,7 @@ impl Config {
         let dir = store_path.parent().map_or_else(PathBuf::new, std::path::Path::to_path_buf);
         Config {
             snapshots_dir: dir.join("snapshots"),
+            work_dir: dir.join("work"),
             store_path,
             engine_host: crate::engine::Endpoint::from_env(),
             labels: BTreeMap::new(),
@@ -268,6 +272,54 @@ impl Berth {
                 op.report(|p| p.transfer = None);
             }
             snapshots::restore(&engine, &store, &dir, &bot, &snapshot, grace, &op).await.map(|_| ())
+        })
+        .await
+    }
+
+    /// Starts writing the bot's data directory to `path` as a gzip archive (`.tar.gz` is added
+    /// when the name has no such extension) and returns at once with a reader of its progress.
+    pub async fn data_export(&self, bot: &str, path: &std::path::Path) -> Result<Watcher> {
+        let path = data::with_archive_extension(path.to_owned());
+        self.spawn_long(bot, OperationKind::Export, move |engine, store, bot, op| async move {
+            let size = data::export(&engine, &store, &bot, &path, &op).await?;
+            tracing::info!(path = %path.display(), size, "data exported");
+            let note = format!("Exported to {}", path.display());
+            op.report(|p| p.note = Some(note));
+            Ok(())
+        })
+        .await
+    }
+
+    /// Starts importing the archive at `path` into the bot's data directory; every entry is
+    /// checked before anything is written.
+    pub async fn data_import(
+        &self,
+        bot: &str,
+        path: &std::path::Path,
+        mode: ImportMode,
+    ) -> Result<Watcher> {
+        let path = path.to_owned();
+        let work = self.inner.config.work_dir.clone();
+        self.spawn_long(bot, OperationKind::Import, move |engine, store, bot, op| async move {
+            data::import(&engine, &store, &bot, (&path, mode), &work, &op).await
+        })
+        .await
+    }
+
+    /// Starts emptying the bot's data directory, after saving the current state as snapshot
+    /// `save_as` when given.
+    pub async fn data_reset(&self, bot: &str, save_as: Option<&str>) -> Result<Watcher> {
+        let save_as = save_as.map(Name::parse_snapshot).transpose()?;
+        if let Some(name) = &save_as {
+            self.refuse_taken_name(bot, name).await?;
+        }
+        let dir = self.inner.config.snapshots_dir.clone();
+        self.spawn_long(bot, OperationKind::ResetData, move |engine, store, bot, op| async move {
+            if let Some(name) = save_as {
+                snapshots::capture(&engine, &store, &dir, &bot, &name, &op).await?;
+                op.report(|p| p.transfer = None);
+            }
+            data::reset(&engine, &store, &bot, &op).await
         })
         .await
     }

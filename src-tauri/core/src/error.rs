@@ -76,6 +76,19 @@ pub enum Error {
     #[error("pulling `{image}` failed: {message}")]
     Pull { image: String, message: String },
 
+    /// A file chosen for import is no archive Berth can read.
+    #[error("`{file}` cannot be imported: {reason}")]
+    ArchiveInvalid { file: String, reason: String },
+
+    /// An archive holds entries that could write outside the data directory or make special
+    /// files; each is listed with its reason.
+    #[error("`{file}` was not imported: {}", list_entries(.entries))]
+    ArchiveRefused { file: String, entries: Vec<String> },
+
+    /// The data directory's file system has too little room.
+    #[error("the data directory needs {needed} bytes free, and has {available}")]
+    NoSpace { needed: u64, available: u64 },
+
     /// The SQLite store failed.
     #[error("{action}: {source}")]
     Store {
@@ -129,6 +142,9 @@ impl Error {
             Error::ImageNotFound { .. } => "imageNotFound",
             Error::Pull { .. } => "pull",
             Error::ImageUnsuitable { .. } => "imageUnsuitable",
+            Error::ArchiveInvalid { .. } => "archiveInvalid",
+            Error::ArchiveRefused { .. } => "archiveRefused",
+            Error::NoSpace { .. } => "noSpace",
             Error::Store { .. } | Error::Migration { .. } => "store",
             Error::Io { .. } => "io",
             Error::ShuttingDown => "shuttingDown",
@@ -144,6 +160,16 @@ impl Error {
     pub fn payload(&self) -> ErrorPayload {
         ErrorPayload { kind: self.kind().to_owned(), message: self.to_string() }
     }
+}
+
+/// The refused entries of an archive for a message: the first ten, then how many more.
+fn list_entries(entries: &[String]) -> String {
+    const SHOWN: usize = 10;
+    let mut listed = entries.iter().take(SHOWN).cloned().collect::<Vec<_>>().join("; ");
+    if entries.len() > SHOWN {
+        listed.push_str(&format!("; and {} more", entries.len() - SHOWN));
+    }
+    listed
 }
 
 /// The only error shape that crosses into the UI.

@@ -7,12 +7,14 @@
 //! - [`progress`]: turning a daemon's pull stream into one honest progress bar.
 //! - [`operations`]: long work with live progress, one operation per bot at a time.
 //! - [`lifecycle`]: creating, starting, stopping and deleting a bot's container.
+//! - [`data`]: a data directory exported, imported and reset as a whole.
 //! - [`snapshots`]: capturing a container's state, restoring it, deleting what is not needed.
 //! - [`Berth`]: the object the app holds; every user action starts here.
 
 pub mod archive;
 pub mod berth;
 pub mod bots;
+pub mod data;
 pub mod engine;
 pub mod error;
 pub mod lifecycle;

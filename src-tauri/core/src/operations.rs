@@ -32,6 +32,9 @@ pub enum OperationKind {
     Snapshot,
     Restore,
     DeleteSnapshot,
+    Export,
+    Import,
+    ResetData,
 }
 
 impl fmt::Display for OperationKind {
@@ -45,6 +48,9 @@ impl fmt::Display for OperationKind {
             OperationKind::Snapshot => "snapshot",
             OperationKind::Restore => "restore",
             OperationKind::DeleteSnapshot => "delete snapshot",
+            OperationKind::Export => "export",
+            OperationKind::Import => "import",
+            OperationKind::ResetData => "reset data",
         };
         f.write_str(name)
     }
@@ -65,6 +71,17 @@ pub enum Phase {
     Flattening,
     /// A restore writes the snapshot's data into a new data directory.
     RestoringData,
+    /// An export writes the data directory to the chosen file.
+    Exporting,
+    /// An import reads every entry of the archive before writing anything.
+    Checking,
+    /// An import makes room: the data directory's content is set aside (replace) or saved
+    /// (merge) so that a failure can put it back.
+    Preparing,
+    /// An import writes the archive into the data directory.
+    Importing,
+    /// A reset (or a failed import) empties the data directory.
+    Clearing,
 }
 
 /// Bytes moved so far by a copy, and how many there are when known.

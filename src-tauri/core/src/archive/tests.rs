@@ -102,7 +102,7 @@ fn symlinks_inside_are_kept() {
         symlink(b"plain", b"file"),
         file(b"file", b"hello"),
     ]);
-    assert_eq!(contents, Contents { entries: 5, file_bytes: 5 });
+    assert_eq!(contents, Contents { entries: 5, file_bytes: 5, root_mtime: None });
 }
 
 #[test]
@@ -141,6 +141,14 @@ fn devices_fifos_and_other_special_entries_are_refused() {
     ]);
     assert_eq!(got.len(), 4);
     assert!(got.iter().all(|(_, r)| *r == Refused::Special));
+}
+
+#[test]
+fn the_data_directory_entry_gives_its_time() {
+    let mut root = dir(b"./");
+    root.kind = EntryType::Directory;
+    let contents = accepted(&[root, file(b"./f", b"x")]);
+    assert_eq!(contents.root_mtime, Some(1_700_000_000));
 }
 
 #[test]
@@ -205,7 +213,10 @@ fn read_only_directories_and_long_names_are_accepted() {
     header.set_mode(0o444);
     builder.append_data(&mut header, &long, &b"abc"[..]).expect("long name");
     let bytes = builder.into_inner().expect("finishes");
-    assert_eq!(check(&bytes[..], &HashSet::new()), Ok(Contents { entries: 2, file_bytes: 3 }));
+    assert_eq!(
+        check(&bytes[..], &HashSet::new()),
+        Ok(Contents { entries: 2, file_bytes: 3, root_mtime: None })
+    );
 }
 
 /// A reader that yields an archive with one file of `size` bytes without holding it.
@@ -250,15 +261,18 @@ fn files_over_8_gib_stream_through_the_check() {
     header.set_cksum();
     let reader = Huge { header: header.as_bytes().to_vec(), size, at: 0 };
     let contents = check(reader, &HashSet::new()).expect("accepted");
-    assert_eq!(contents, Contents { entries: 1, file_bytes: size });
+    assert_eq!(contents, Contents { entries: 1, file_bytes: size, root_mtime: None });
 }
 
 #[test]
 fn free_space_keeps_a_margin() {
-    let contents = Contents { entries: 10, file_bytes: 1_000_000 };
+    let contents = Contents { entries: 10, file_bytes: 1_000_000, root_mtime: None };
     let needed = 1_000_000 + 10 * 4096 + 10_000;
     assert!(fits(contents, needed));
     assert!(!fits(contents, needed - 1));
     assert!(fits(Contents::default(), 0));
-    assert!(!fits(Contents { entries: 0, file_bytes: u64::MAX }, u64::MAX), "no overflow");
+    assert!(
+        !fits(Contents { file_bytes: u64::MAX, ..Contents::default() }, u64::MAX),
+        "no overflow"
+    );
 }

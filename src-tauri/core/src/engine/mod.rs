@@ -6,6 +6,7 @@
 //! - [`images`]: what snapshots need: commits, tar streams, flattening and image clean-up.
 
 pub mod containers;
+pub mod helper;
 pub mod images;
 pub mod link;
 pub mod pull;

@@ -1,0 +1,557 @@
+//! A bot's data directory as a whole: exported to a gzip archive, imported from an archive
+//! (merged into it, or replacing it), or reset to empty.
+//!
+//! Everything streams: an export goes from the engine through gzip to the file, an import
+//! from the file to the engine, and neither is held in memory. An import reads the whole
+//! archive once to check every entry before anything is written, then keeps what the data
+//! directory held (set aside inside it, or saved to a file for a merge) until the archive is
+//! in, so that a failure or a cancel puts it back exactly.
+
+use std::collections::HashSet;
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use futures_util::StreamExt;
+use serde::Deserialize;
+
+use crate::archive::{self, Format, Invalid};
+use crate::bots::Bot;
+use crate::engine::{helper, Engine};
+use crate::error::{Error, Result};
+use crate::lifecycle::recorded_container;
+use crate::operations::{OperationHandle, Phase, Transfer};
+use crate::store::Store;
+
+/// How often a copy's byte count reaches the operation's readers.
+const TRANSFER_TICK: Duration = Duration::from_millis(50);
+
+/// The size of the pieces files are read in.
+const CHUNK: usize = 256 * 1024;
+
+/// The data directory as the engine's archive API names it: its content, entries relative.
+const DATA_CONTENT: &str = "/data/.";
+
+/// What an import does with what the data directory already holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum ImportMode {
+    /// The archive's files overwrite theirs; other files stay.
+    Merge,
+    /// Afterwards the data directory holds exactly the archive's content.
+    Replace,
+}
+
+/// The name an export is offered under: `<bot>-data-<UTC time>.tar.gz`, with characters that
+/// file systems refuse in a name replaced by `-`.
+pub fn export_file_name(bot: &str, now: ::time::OffsetDateTime) -> String {
+    let stamp = ::time::macros::format_description!("[year][month][day]T[hour][minute][second]Z");
+    let when = now.to_offset(::time::UtcOffset::UTC).format(&stamp).unwrap_or_default();
+    let safe: String = bot
+        .chars()
+        .map(|c| if c.is_control() || matches!(c, '/' | '\\' | ':') { '-' } else { c })
+        .collect();
+    format!("{safe}-data-{when}.tar.gz")
+}
+
+/// The chosen path, with `.tar.gz` added when the user left the extension out.
+pub fn with_archive_extension(path: PathBuf) -> PathBuf {
+    let name = path.file_name().map(|n| n.to_string_lossy().to_lowercase()).unwrap_or_default();
+    if name.ends_with(".tar.gz") || name.ends_with(".tgz") {
+        return path;
+    }
+    let mut named = path.into_os_string();
+    named.push(".tar.gz");
+    PathBuf::from(named)
+}
+
+/// The file an export writes before renaming it into place, beside the chosen one.
+fn partial_path(path: &Path) -> PathBuf {
+    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    path.with_file_name(format!(".{name}.partial"))
+}
+
+/// Writes the bot's data directory to `path` as a gzip-compressed tar: entries relative to the
+/// data directory, symbolic links as links, modes and times kept. Returns the bytes written.
+pub(crate) async fn export(
+    engine: &Engine,
+    store: &Store,
+    bot: &Bot,
+    path: &Path,
+    op: &OperationHandle,
+) -> Result<u64> {
+    let container = recorded_container(store, bot).await?;
+    op.report(|p| p.phase = Some(Phase::Exporting));
+    let partial = partial_path(path);
+    let (sender, mut receiver) = tokio::sync::mpsc::channel::<Bytes>(16);
+    let target = partial.clone();
+    let writer = tokio::task::spawn_blocking(move || {
+        let file = std::fs::File::create(&target).map_err(io_error("creating", &target))?;
+        let buffered = std::io::BufWriter::with_capacity(CHUNK, file);
+        let mut gzip = flate2::write::GzEncoder::new(buffered, flate2::Compression::default());
+        while let Some(chunk) = receiver.blocking_recv() {
+            gzip.write_all(&chunk).map_err(io_error("writing", &target))?;
+        }
+        let buffered = gzip.finish().map_err(io_error("writing", &target))?;
+        let file =
+            buffered.into_inner().map_err(|e| io_error("writing", &target)(e.into_error()))?;
+        file.sync_all().map_err(io_error("writing", &target))?;
+        file.metadata().map(|m| m.len()).map_err(io_error("writing", &target))
+    });
+
+    let mut stream = std::pin::pin!(engine.download(&container.container_id, DATA_CONTENT));
+    let mut done = 0u64;
+    let copied = loop {
+        let chunk = tokio::select! {
+            chunk = stream.next() => chunk,
+            () = op.cancel_token().cancelled() => break op.check_cancelled(),
+        };
+        let chunk = match chunk {
+            None => break Ok(()),
+            Some(Ok(chunk)) => chunk,
+            Some(Err(error)) => break Err(error),
+        };
+        done += chunk.len() as u64;
+        op.report(|p| p.transfer = Some(Transfer { done, total: None }));
+        if sender.send(chunk).await.is_err() {
+            break Ok(()); // The writer stopped: its error says why.
+        }
+    };
+    drop(sender);
+    let written = writer.await.map_err(|_| Error::ShuttingDown);
+    let finished = match (copied, written) {
+        (Err(error), _) | (Ok(()), Err(error)) => Err(error),
+        (Ok(()), Ok(written)) => written,
+    };
+    let finished = finished.and_then(|size| {
+        std::fs::rename(&partial, path).map_err(io_error("saving", path))?;
+        Ok(size)
+    });
+    if finished.is_err() {
+        remove_file(&partial);
+    }
+    finished
+}
+
+/// Imports the archive at `path` into the bot's data directory.
+pub(crate) async fn import(
+    engine: &Engine,
+    store: &Store,
+    bot: &Bot,
+    (path, mode): (&Path, ImportMode),
+    work_dir: &Path,
+    op: &OperationHandle,
+) -> Result<()> {
+    let record = recorded_container(store, bot).await?;
+    let container = engine
+        .inspect_container(&record.container_id)
+        .await?
+        .ok_or_else(|| Error::NoContainer { bot: bot.name.clone() })?;
+    let shown = path.display().to_string();
+    let invalid = |reason: Invalid| match reason {
+        Invalid::Refused(list) => Error::ArchiveRefused {
+            file: shown.clone(),
+            entries: list.iter().map(ToString::to_string).collect(),
+        },
+        other => Error::ArchiveInvalid { file: shown.clone(), reason: other.to_string() },
+    };
+    let format = detect_file(path).await?.map_err(&invalid)?;
+    let size = tokio::fs::metadata(path).await.map_err(io_error("reading", path))?.len();
+    let volume = bot.data_volume();
+    let helper_on = (bot.id.as_str(), container.image_id.as_str(), volume.as_str());
+
+    // A merge keeps what the archive does not hold: the links among that matter to the check,
+    // and all of it is saved first so that a failure can put it back.
+    op.report(|p| p.phase = Some(Phase::Preparing));
+    let backup = work_dir.join(format!("{}-{}.tar", bot.id, uuid::Uuid::new_v4().simple()));
+    let existing_links = match mode {
+        ImportMode::Merge => {
+            std::fs::create_dir_all(work_dir).map_err(io_error("creating", work_dir))?;
+            match save_and_list_links(engine, &container.id, &backup, op).await {
+                Ok(links) => links,
+                Err(error) => {
+                    remove_file(&backup);
+                    return Err(error);
+                }
+            }
+        }
+        ImportMode::Replace => HashSet::new(),
+    };
+
+    let checked = async {
+        op.report(|p| p.phase = Some(Phase::Checking));
+        let contents =
+            check_file(path, format, existing_links, size, op).await?.map_err(&invalid)?;
+        let survey = helper::run(engine, helper_on, helper::SURVEY, &[]).await?;
+        let (free, mtime) = helper::parse_survey(&survey);
+        match free {
+            Some(available) if !archive::fits(contents, available) => {
+                return Err(Error::NoSpace { needed: contents.file_bytes, available });
+            }
+            Some(_) => {}
+            None => tracing::warn!(output = %survey.trim(), "free space unknown; importing anyway"),
+        }
+        op.check_cancelled()?;
+        Ok((contents, mtime.unwrap_or_default()))
+    }
+    .await;
+    let (contents, mtime) = match checked {
+        Ok(checked) => checked,
+        Err(error) => {
+            remove_file(&backup);
+            return Err(error);
+        }
+    };
+
+    let aside = format!(".berth-import-{}", uuid::Uuid::new_v4().simple());
+    if mode == ImportMode::Replace {
+        op.report(|p| p.phase = Some(Phase::Preparing));
+        helper::run(engine, helper_on, helper::SET_ASIDE, &[&aside]).await?;
+    }
+    op.report(|p| p.phase = Some(Phase::Importing));
+    let imported = async {
+        upload_file(engine, &container.id, path, size, op).await?;
+        op.check_cancelled()?;
+        let user = container_user(engine, &container.id).await?;
+        if let Some(user) = user {
+            helper::run(engine, helper_on, helper::CHOWN, &[&user]).await?;
+        }
+        Ok::<_, Error>(())
+    }
+    .await;
+
+    match (imported, mode) {
+        (Ok(()), ImportMode::Replace) => {
+            // Unpacking into the data directory changed its own time: give it the archive's.
+            let root_mtime = contents.root_mtime.map(|t| t.to_string()).unwrap_or_default();
+            let finish = [aside.as_str(), &root_mtime];
+            if let Err(error) = helper::run(engine, helper_on, helper::FINISH, &finish).await {
+                tracing::warn!(bot = %bot.id, %error, "could not remove the set-aside data");
+            }
+            Ok(())
+        }
+        (Ok(()), ImportMode::Merge) => {
+            remove_file(&backup);
+            Ok(())
+        }
+        (Err(error), _) => {
+            tracing::info!(bot = %bot.id, %error, "import did not finish, putting the data back");
+            op.report(|p| {
+                p.phase = Some(Phase::Clearing);
+                p.transfer = None;
+            });
+            let put_back = match mode {
+                ImportMode::Replace => {
+                    let put_back = [aside.as_str(), &mtime];
+                    helper::run(engine, helper_on, helper::PUT_BACK, &put_back).await.map(|_| ())
+                }
+                ImportMode::Merge => {
+                    let saved = (container.id.as_str(), backup.as_path(), mtime.as_str());
+                    restore_backup(engine, helper_on, saved).await
+                }
+            };
+            if let Err(failure) = put_back {
+                tracing::error!(bot = %bot.id, error = %failure, "could not put the data back");
+            } else {
+                remove_file(&backup);
+            }
+            Err(error)
+        }
+    }
+}
+
+/// Empties the bot's data directory, whatever its files' owners and modes, with the container
+/// running or stopped and without re-creating it.
+pub(crate) async fn reset(
+    engine: &Engine,
+    store: &Store,
+    bot: &Bot,
+    op: &OperationHandle,
+) -> Result<()> {
+    let record = recorded_container(store, bot).await?;
+    let container = engine
+        .inspect_container(&record.container_id)
+        .await?
+        .ok_or_else(|| Error::NoContainer { bot: bot.name.clone() })?;
+    op.report(|p| p.phase = Some(Phase::Clearing));
+    let volume = bot.data_volume();
+    helper::run(engine, (&bot.id, &container.image_id, &volume), helper::CLEAR, &[]).await?;
+    tracing::info!(bot = %bot.id, "data directory reset");
+    Ok(())
+}
+
+/// Reads the first bytes of the file to tell its format.
+async fn detect_file(path: &Path) -> Result<std::result::Result<Format, Invalid>> {
+    let path = path.to_owned();
+    blocking(move || {
+        let mut file = std::fs::File::open(&path).map_err(io_error("opening", &path))?;
+        let mut head = Vec::with_capacity(512);
+        (&mut file).take(512).read_to_end(&mut head).map_err(io_error("reading", &path))?;
+        Ok(archive::detect(&head))
+    })
+    .await
+}
+
+/// Reads the whole archive, decompressing it when it is gzip, and checks every entry.
+async fn check_file(
+    path: &Path,
+    format: Format,
+    links: HashSet<Vec<u8>>,
+    size: u64,
+    op: &OperationHandle,
+) -> Result<std::result::Result<archive::Contents, Invalid>> {
+    let read = Arc::new(AtomicU64::new(0));
+    let (source, counter) = (path.to_owned(), Arc::clone(&read));
+    let cancel = op.cancel_token().clone();
+    let check = blocking(move || {
+        let file = std::fs::File::open(&source).map_err(io_error("opening", &source))?;
+        let counted = Counted { inner: file, count: counter, cancel };
+        let reader = std::io::BufReader::with_capacity(CHUNK, counted);
+        Ok(match format {
+            Format::Gzip => archive::check(flate2::read::GzDecoder::new(reader), &links),
+            Format::Tar => archive::check(reader, &links),
+        })
+    });
+    let checked = with_transfer(check, &read, Some(size), op).await?;
+    op.check_cancelled()?;
+    Ok(checked)
+}
+
+/// A reader that counts what it reads and stops with an error once cancelled.
+struct Counted<R> {
+    inner: R,
+    count: Arc<AtomicU64>,
+    cancel: tokio_util::sync::CancellationToken,
+}
+
+impl<R: Read> Read for Counted<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        if self.cancel.is_cancelled() {
+            return Err(std::io::Error::other("cancelled"));
+        }
+        let n = self.inner.read(buf)?;
+        self.count.fetch_add(n as u64, Ordering::Relaxed);
+        Ok(n)
+    }
+}
+
+/// Streams the file as it is (the engine unpacks gzip itself) into the container's data
+/// directory.
+async fn upload_file(
+    engine: &Engine,
+    container: &str,
+    path: &Path,
+    size: u64,
+    op: &OperationHandle,
+) -> Result<()> {
+    let sent = Arc::new(AtomicU64::new(0));
+    let (sender, receiver) = tokio::sync::mpsc::channel::<std::io::Result<Bytes>>(16);
+    let (source, counter) = (path.to_owned(), Arc::clone(&sent));
+    let reader = tokio::task::spawn_blocking(move || {
+        let mut file = match std::fs::File::open(&source) {
+            Ok(file) => file,
+            Err(error) => return drop(sender.blocking_send(Err(error))),
+        };
+        loop {
+            let mut buffer = vec![0; CHUNK];
+            match file.read(&mut buffer) {
+                Ok(0) => return,
+                Ok(read) => {
+                    buffer.truncate(read);
+                    counter.fetch_add(read as u64, Ordering::Relaxed);
+                    if sender.blocking_send(Ok(Bytes::from(buffer))).is_err() {
+                        return;
+                    }
+                }
+                Err(error) => return drop(sender.blocking_send(Err(error))),
+            }
+        }
+    });
+    let body = futures_util::stream::unfold(receiver, |mut receiver| async move {
+        receiver.recv().await.map(|item| (item, receiver))
+    });
+    let upload = engine.upload(container, crate::engine::containers::DATA_PATH, body);
+    let uploaded = with_transfer(upload, &sent, Some(size), op).await;
+    reader.abort();
+    uploaded
+}
+
+/// Saves the data directory's content to `backup` and lists the symbolic links in it.
+async fn save_and_list_links(
+    engine: &Engine,
+    container: &str,
+    backup: &Path,
+    op: &OperationHandle,
+) -> Result<HashSet<Vec<u8>>> {
+    let (sender, receiver) = std::sync::mpsc::sync_channel::<Bytes>(16);
+    let target = backup.to_owned();
+    // The tar is written to the file and read for its links as it arrives.
+    let worker = tokio::task::spawn_blocking(move || {
+        let file = std::fs::File::create(&target).map_err(io_error("creating", &target))?;
+        let tee =
+            Tee { chunks: receiver, pending: Bytes::new(), copy: std::io::BufWriter::new(file) };
+        let mut archive = tar::Archive::new(tee);
+        let mut links = HashSet::new();
+        let entries = archive.entries().map_err(io_error("reading the data of", &target))?;
+        for entry in entries {
+            let entry = entry.map_err(io_error("reading the data of", &target))?;
+            if entry.header().entry_type().is_symlink() {
+                let path = entry.path_bytes();
+                let names: Vec<&[u8]> =
+                    path.split(|b| *b == b'/').filter(|n| !n.is_empty() && *n != b".").collect();
+                links.insert(names.join(&b'/'));
+            }
+        }
+        // Whatever follows the last entry belongs in the copy too.
+        let mut tee = archive.into_inner();
+        std::io::copy(&mut tee, &mut std::io::sink()).map_err(io_error("reading", &target))?;
+        let file =
+            tee.copy.into_inner().map_err(|e| io_error("writing", &target)(e.into_error()))?;
+        file.sync_all().map_err(io_error("writing", &target))?;
+        Ok::<_, Error>(links)
+    });
+    let mut stream = std::pin::pin!(engine.download(container, DATA_CONTENT));
+    let mut done = 0u64;
+    let copied = loop {
+        let chunk = tokio::select! {
+            chunk = stream.next() => chunk,
+            () = op.cancel_token().cancelled() => break op.check_cancelled(),
+        };
+        match chunk {
+            None => break Ok(()),
+            Some(Err(error)) => break Err(error),
+            Some(Ok(chunk)) => {
+                done += chunk.len() as u64;
+                op.report(|p| p.transfer = Some(Transfer { done, total: None }));
+                if sender.send(chunk).is_err() {
+                    break Ok(());
+                }
+            }
+        }
+    };
+    drop(sender);
+    let links = worker.await.map_err(|_| Error::ShuttingDown)?;
+    copied?;
+    links
+}
+
+/// Reads chunks from a channel and copies everything read to a file.
+struct Tee<W: Write> {
+    chunks: std::sync::mpsc::Receiver<Bytes>,
+    pending: Bytes,
+    copy: W,
+}
+
+impl<W: Write> Read for Tee<W> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        while self.pending.is_empty() {
+            match self.chunks.recv() {
+                Ok(chunk) => {
+                    self.copy.write_all(&chunk)?;
+                    self.pending = chunk;
+                }
+                Err(_) => return Ok(0),
+            }
+        }
+        let n = buf.len().min(self.pending.len());
+        buf[..n].copy_from_slice(&self.pending.split_to(n));
+        Ok(n)
+    }
+}
+
+/// Puts a merge's saved data directory back: empties it, unpacks the saved copy, and gives
+/// the data directory its time `mtime` again.
+async fn restore_backup(
+    engine: &Engine,
+    helper_on: (&str, &str, &str),
+    (container, backup, mtime): (&str, &Path, &str),
+) -> Result<()> {
+    helper::run(engine, helper_on, helper::CLEAR, &[]).await?;
+    let file = tokio::fs::File::open(backup).await.map_err(io_error("opening", backup))?;
+    let body = tokio_util::io::ReaderStream::with_capacity(file, CHUNK);
+    engine.upload(container, crate::engine::containers::DATA_PATH, body).await?;
+    helper::run(engine, helper_on, helper::FINISH, &["", mtime]).await.map(|_| ())
+}
+
+/// The user the container runs as when it is not root: imported files are given to it.
+async fn container_user(engine: &Engine, container: &str) -> Result<Option<String>> {
+    let inspect = engine
+        .docker()
+        .inspect_container(container, None)
+        .await
+        .map_err(engine.error(format!("inspecting container `{container}`")))?;
+    let user = inspect.config.and_then(|c| c.user).unwrap_or_default();
+    let root = user.is_empty() || user == "root" || user == "0" || user.starts_with("0:");
+    Ok((!root).then_some(user))
+}
+
+/// Runs `work` while reporting the bytes `count` reached, until it ends or is cancelled.
+async fn with_transfer<T>(
+    work: impl std::future::Future<Output = Result<T>>,
+    count: &AtomicU64,
+    total: Option<u64>,
+    op: &OperationHandle,
+) -> Result<T> {
+    let mut work = std::pin::pin!(work);
+    let mut tick = tokio::time::interval(TRANSFER_TICK);
+    loop {
+        tokio::select! {
+            result = &mut work => {
+                let done = count.load(Ordering::Relaxed);
+                op.report(|p| p.transfer = Some(Transfer { done, total }));
+                return result;
+            }
+            _ = tick.tick() => {
+                let done = count.load(Ordering::Relaxed);
+                op.report(|p| p.transfer = Some(Transfer { done, total }));
+            }
+            () = op.cancel_token().cancelled() => {
+                op.check_cancelled()?;
+            }
+        }
+    }
+}
+
+async fn blocking<T: Send + 'static>(
+    work: impl FnOnce() -> Result<T> + Send + 'static,
+) -> Result<T> {
+    tokio::task::spawn_blocking(work).await.map_err(|_| Error::ShuttingDown)?
+}
+
+fn remove_file(path: &Path) {
+    if let Err(error) = std::fs::remove_file(path) {
+        if error.kind() != std::io::ErrorKind::NotFound {
+            tracing::warn!(path = %path.display(), %error, "could not remove a file");
+        }
+    }
+}
+
+fn io_error(action: &'static str, path: &Path) -> impl FnOnce(std::io::Error) -> Error {
+    let path = path.display().to_string();
+    move |source| Error::Io { action, path, source }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn exports_are_named_after_the_bot_and_the_utc_time() {
+        let when = ::time::macros::datetime!(2026-12-03 18:04:05 +02:00);
+        assert_eq!(export_file_name("Scout", when), "Scout-data-20261203T160405Z.tar.gz");
+        assert_eq!(export_file_name("a/b:c", when), "a-b-c-data-20261203T160405Z.tar.gz");
+    }
+
+    #[test]
+    fn the_extension_is_added_when_left_out() {
+        let added = with_archive_extension(PathBuf::from("/home/me/backup"));
+        assert_eq!(added, PathBuf::from("/home/me/backup.tar.gz"));
+        for kept in ["/x/b.tar.gz", "/x/b.TGZ", "/x/b.tgz"] {
+            assert_eq!(with_archive_extension(PathBuf::from(kept)), PathBuf::from(kept));
+        }
+        assert_eq!(partial_path(Path::new("/x/b.tar.gz")), PathBuf::from("/x/.b.tar.gz.partial"));
+    }
+}

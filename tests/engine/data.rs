@@ -1,0 +1,197 @@
+//! Export, import and reset of a data directory on a real engine, with the container running
+//! and stopped, and hostile or broken archives that must change nothing.
+
+use std::path::Path;
+
+use berth_core::data::ImportMode;
+use berth_core::lifecycle::ContainerState;
+use berth_core::operations::Outcome;
+
+use crate::support::{follow, TestBerth};
+use crate::{container_id, exec, state_of};
+
+async fn export(t: &TestBerth, bot: &str, path: &Path) -> Outcome {
+    follow(t.berth.data_export(bot, path).await.expect("export starts")).await.0
+}
+
+async fn import(t: &TestBerth, bot: &str, path: &Path, mode: ImportMode) -> Outcome {
+    follow(t.berth.data_import(bot, path, mode).await.expect("import starts")).await.0
+}
+
+fn failure(outcome: Outcome) -> berth_core::ErrorPayload {
+    match outcome {
+        Outcome::Failed { error } => error,
+        other => panic!("expected a failure, got {other:?}"),
+    }
+}
+
+/// Every entry of the data directory with its type, mode, owner, size, time and link target.
+const LISTING: &str = "cd /data && find . | sort | while read -r f; do \
+    stat -c '%n %F %a %u:%g %s %Y' \"$f\"; if [ -L \"$f\" ]; then readlink \"$f\"; fi; done";
+
+/// Content of every kind an export must keep: nested and empty directories, a read-only
+/// directory, modes, owners, old times, relative and absolute links, a long name, a name
+/// in UTF-8 and one that is not UTF-8.
+const FILL: &str = "cd /data && mkdir -p deep/er/est empty locked && echo one > deep/er/est/f \
+    && echo secret > key && chmod 600 key && chown 1000:1000 key \
+    && echo run > tool && chmod 755 tool && ln -s deep/er/est/f rel && ln -s /data/key abs \
+    && echo café > 'ünïcödé-名前' && echo raw > \"$(printf 'caf\\351')\" \
+    && echo long > \"$(printf 'n%.0s' $(seq 1 200))\" \
+    && echo ro > locked/inside && chmod 555 locked \
+    && touch -d '2020-01-02 03:04:05' key deep/er/est/f";
+
+#[tokio::test]
+async fn export_then_import_into_another_bot_keeps_everything_exactly() {
+    let t = TestBerth::start().await;
+    let source = t.running_bot("exporter").await;
+    exec(&t, &source.id, FILL).await;
+    let before = exec(&t, &source.id, LISTING).await;
+    assert!(before.len() > 10, "{before:?}");
+
+    let dir = tempfile::tempdir().expect("temp dir");
+    let chosen = dir.path().join("backup");
+    assert_eq!(export(&t, &source.id, &chosen).await, Outcome::Done, "exported while running");
+    let file = dir.path().join("backup.tar.gz");
+    assert!(file.exists(), "the extension was added");
+    let leftovers: Vec<_> = std::fs::read_dir(dir.path()).expect("lists").collect();
+    assert_eq!(leftovers.len(), 1, "nothing but the archive beside it");
+
+    // Entries are relative to the data directory, links stay links.
+    let gz = flate2::read::GzDecoder::new(std::fs::File::open(&file).expect("opens"));
+    let mut archive = tar::Archive::new(gz);
+    let mut names = Vec::new();
+    for entry in archive.entries().expect("a tar") {
+        let entry = entry.expect("an entry");
+        let name = String::from_utf8_lossy(&entry.path_bytes()).into_owned();
+        if name.ends_with("rel") {
+            assert!(entry.header().entry_type().is_symlink(), "{name} is a link");
+        }
+        names.push(name);
+    }
+    assert!(names.iter().all(|n| !n.starts_with("data/") && !n.starts_with('/')), "{names:?}");
+
+    let target = t.running_bot("importer").await;
+    t.berth.container_stop(&target.id).await.expect("stops");
+    let outcome = import(&t, &target.id, &file, ImportMode::Replace).await;
+    assert_eq!(outcome, Outcome::Done, "imported while stopped");
+    t.berth.container_start(&target.id).await.expect("starts");
+    assert_eq!(exec(&t, &target.id, LISTING).await, before, "content, modes, owners, times");
+}
+
+#[tokio::test]
+async fn merge_keeps_other_files_and_replace_keeps_only_the_archive() {
+    let t = TestBerth::start().await;
+    let bot = t.running_bot("merger").await;
+    exec(&t, &bot.id, "echo old > /data/shared && echo mine > /data/other").await;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let file = dir.path().join("in.tar");
+    write_tar(&file, &[(b"shared", b"new\n")]);
+
+    assert_eq!(import(&t, &bot.id, &file, ImportMode::Merge).await, Outcome::Done);
+    assert_eq!(exec(&t, &bot.id, "cat /data/shared /data/other").await, ["new", "mine"]);
+
+    t.berth.container_stop(&bot.id).await.expect("stops");
+    assert_eq!(import(&t, &bot.id, &file, ImportMode::Replace).await, Outcome::Done);
+    t.berth.container_start(&bot.id).await.expect("starts");
+    assert_eq!(exec(&t, &bot.id, "ls -A /data").await, ["shared"], "only the archive's content");
+}
+
+#[tokio::test]
+async fn hostile_damaged_and_empty_archives_change_nothing() {
+    let t = TestBerth::start().await;
+    let bot = t.running_bot("guarded").await;
+    exec(&t, &bot.id, "echo kept > /data/kept").await;
+    let before = exec(&t, &bot.id, LISTING).await;
+    assert_eq!(before.len(), 2, "{before:?}");
+    let dir = tempfile::tempdir().expect("temp dir");
+
+    let hostile = dir.path().join("hostile.tar");
+    write_tar(&hostile, &[(b"fine", b"x"), (b"/etc/evil", b"x"), (b"../escape", b"x")]);
+    for mode in [ImportMode::Merge, ImportMode::Replace] {
+        let error = failure(import(&t, &bot.id, &hostile, mode).await);
+        assert_eq!(error.kind, "archiveRefused", "{}", error.message);
+        assert!(error.message.contains("`/etc/evil`: an absolute path"), "{}", error.message);
+        assert!(error.message.contains("`../escape`: a `..` component"), "{}", error.message);
+    }
+
+    let cut = dir.path().join("cut.tar.gz");
+    let whole = gzip(&tar_bytes(&[(b"big", &[7; 100_000])]));
+    std::fs::write(&cut, &whole[..whole.len() / 2]).expect("written");
+    let empty = dir.path().join("empty.tgz");
+    std::fs::write(&empty, b"").expect("written");
+    let text = dir.path().join("notes.tar");
+    std::fs::write(&text, "not an archive at all".repeat(40)).expect("written");
+    for file in [&cut, &empty, &text] {
+        let error = failure(import(&t, &bot.id, file, ImportMode::Replace).await);
+        assert_eq!(error.kind, "archiveInvalid", "{}", error.message);
+    }
+    assert_eq!(exec(&t, &bot.id, LISTING).await, before, "nothing changed");
+    assert_eq!(t.leftovers().len(), 2, "no helper container left");
+}
+
+#[tokio::test]
+async fn a_failed_import_puts_the_data_directory_back_exactly() {
+    let t = TestBerth::start().await;
+    let bot = t.running_bot("rollback").await;
+    exec(&t, &bot.id, FILL).await;
+    let before = exec(&t, &bot.id, LISTING).await;
+    assert!(before.len() > 10, "{before:?}");
+    let dir = tempfile::tempdir().expect("temp dir");
+    // Passes every check, but cannot be unpacked: a file under a file.
+    let broken = dir.path().join("broken.tar");
+    write_tar(&broken, &[(b"a", b"file"), (b"a/b", b"under a file")]);
+    for mode in [ImportMode::Replace, ImportMode::Merge] {
+        let error = failure(import(&t, &bot.id, &broken, mode).await);
+        assert_eq!(error.kind, "engine", "{mode:?}: {}", error.message);
+        assert_eq!(exec(&t, &bot.id, LISTING).await, before, "{mode:?} put everything back");
+    }
+    assert_eq!(t.leftovers().len(), 2, "no helper container left");
+}
+
+#[tokio::test]
+async fn reset_empties_the_data_directory_running_or_stopped() {
+    let t = TestBerth::start().await;
+    let bot = t.running_bot("resetter").await;
+    let id = container_id(&t, &bot.id).await;
+    let fill = "cd /data && echo x > .hidden && mkdir -p closed/inner && echo y > closed/inner/f \
+        && chmod 000 closed/inner/f closed/inner closed && echo z > locked && chmod 000 locked";
+    exec(&t, &bot.id, fill).await;
+    let watcher = t.berth.data_reset(&bot.id, Some("before reset")).await.expect("starts");
+    assert_eq!(follow(watcher).await.0, Outcome::Done);
+    assert!(exec(&t, &bot.id, "ls -A /data").await.is_empty(), "empty while running");
+    assert_eq!(container_id(&t, &bot.id).await, id, "the same container");
+    assert_eq!(t.berth.snapshots(&bot.id).await.expect("lists").len(), 1, "saved first");
+
+    exec(&t, &bot.id, fill).await;
+    t.berth.container_stop(&bot.id).await.expect("stops");
+    let watcher = t.berth.data_reset(&bot.id, None).await.expect("starts");
+    assert_eq!(follow(watcher).await.0, Outcome::Done);
+    assert_eq!(state_of(&t, &bot.id).await, ContainerState::Stopped, "still stopped");
+    t.berth.container_start(&bot.id).await.expect("starts");
+    assert!(exec(&t, &bot.id, "ls -A /data").await.is_empty(), "empty while stopped");
+}
+
+fn tar_bytes(files: &[(&[u8], &[u8])]) -> Vec<u8> {
+    let mut builder = tar::Builder::new(Vec::new());
+    for (name, data) in files {
+        let mut header = tar::Header::new_gnu();
+        header.set_size(data.len() as u64);
+        header.set_mode(0o644);
+        header.set_mtime(1_700_000_000);
+        header.as_old_mut().name[..name.len()].copy_from_slice(name);
+        header.set_cksum();
+        builder.append(&header, *data).expect("appends");
+    }
+    builder.into_inner().expect("finishes")
+}
+
+fn write_tar(path: &Path, files: &[(&[u8], &[u8])]) {
+    std::fs::write(path, tar_bytes(files)).expect("written");
+}
+
+fn gzip(bytes: &[u8]) -> Vec<u8> {
+    use std::io::Write;
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    gz.write_all(bytes).expect("compresses");
+    gz.finish().expect("finishes")
+}
