@@ -3,6 +3,7 @@
 
 use berth_core::berth::BotSummary;
 use berth_core::bots::Bot;
+use berth_core::data::{self, ImportMode};
 use berth_core::engine::link::EngineStatus;
 use berth_core::lifecycle::ContainerStatus;
 use berth_core::operations::{OperationEvent, OperationInfo, Watcher};
@@ -10,7 +11,7 @@ use berth_core::snapshots::SnapshotEntry;
 use berth_core::store::Version;
 use berth_core::{Berth, ErrorPayload};
 use tauri::ipc::Channel;
-use tauri::State;
+use tauri::{AppHandle, State};
 
 use crate::setup::Started;
 
@@ -135,6 +136,60 @@ pub async fn snapshot_delete(
     snapshot_id: String,
 ) -> Reply<()> {
     Ok(berth.snapshot_delete(&bot_id, &snapshot_id).await?)
+}
+
+/// Asks where to save, then starts the export and streams its progress; `None` when the user
+/// cancelled the dialog.
+#[tauri::command]
+pub async fn data_export(
+    app: AppHandle,
+    berth: State<'_, Berth>,
+    bot_id: String,
+    on_progress: Channel<OperationEvent>,
+) -> Reply<Option<OperationInfo>> {
+    let bot = berth.bot(&bot_id).await?;
+    let suggested = data::export_file_name(&bot.name, time::OffsetDateTime::now_utc());
+    let Some(path) = crate::dialogs::save_archive(&app, &suggested).await else {
+        return Ok(None);
+    };
+    let watcher = berth.data_export(&bot_id, &path).await?;
+    let info = watcher.info().clone();
+    stream(watcher, on_progress);
+    Ok(Some(info))
+}
+
+/// Asks which archive to import, then starts the import and streams its progress; `None`
+/// when the user cancelled the dialog.
+#[tauri::command]
+pub async fn data_import(
+    app: AppHandle,
+    berth: State<'_, Berth>,
+    bot_id: String,
+    mode: ImportMode,
+    on_progress: Channel<OperationEvent>,
+) -> Reply<Option<OperationInfo>> {
+    berth.bot(&bot_id).await?;
+    let Some(path) = crate::dialogs::open_archive(&app).await else {
+        return Ok(None);
+    };
+    let watcher = berth.data_import(&bot_id, &path, mode).await?;
+    let info = watcher.info().clone();
+    stream(watcher, on_progress);
+    Ok(Some(info))
+}
+
+/// Starts emptying the data directory, first saving a snapshot named `save_as` when given.
+#[tauri::command]
+pub async fn data_reset(
+    berth: State<'_, Berth>,
+    bot_id: String,
+    save_as: Option<String>,
+    on_progress: Channel<OperationEvent>,
+) -> Reply<OperationInfo> {
+    let watcher = berth.data_reset(&bot_id, save_as.as_deref()).await?;
+    let info = watcher.info().clone();
+    stream(watcher, on_progress);
+    Ok(info)
 }
 
 #[tauri::command]

@@ -2,10 +2,12 @@
 //!
 //! - [`setup`]: the start-up steps, each named.
 //! - [`commands`]: the commands the UI calls, each a few lines over one domain call.
+//! - [`dialogs`]: the native file dialogs, behind a seam the end-to-end tests script.
 //! - [`events`]: domain changes forwarded to the UI as events.
 //! - [`logging`]: `tracing` to stderr and to a rolling file.
 
 mod commands;
+mod dialogs;
 mod events;
 mod logging;
 mod setup;
@@ -14,6 +16,7 @@ mod setup;
 pub fn run() {
     let started = std::time::Instant::now();
     let app = tauri::Builder::default()
+        .plugin(tauri_plugin_dialog::init())
         .setup(move |app| setup::run(app, started))
         .invoke_handler(tauri::generate_handler![
             commands::engine_inspect,
@@ -31,6 +34,9 @@ pub fn run() {
             commands::snapshot_create,
             commands::snapshot_restore,
             commands::snapshot_delete,
+            commands::data_export,
+            commands::data_import,
+            commands::data_reset,
             commands::operation_list,
             commands::operation_watch,
             commands::operation_cancel,

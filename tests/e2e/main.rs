@@ -44,6 +44,7 @@ impl Session {
             .args(["--port", &port.to_string(), "--native-port", &native_port.to_string()])
             .env("BERTH_DATA_DIR", data.path())
             .env("BERTH_LABELS", format!("{TEST_LABEL}={run}"))
+            .env("BERTH_SCRIPTED_DIALOGS", data.path().join("dialogs.txt"))
             .stdout(Stdio::null())
             .process_group(0)
             .spawn()
@@ -140,6 +141,16 @@ impl Session {
         self.click("submit-bot").await;
         self.wait_for_text("[data-test=bot-title]", name, Duration::from_secs(10)).await;
         self.wait_for_text("[data-test=state]", "No container", Duration::from_secs(10)).await;
+    }
+
+    /// The answers the app's next file dialogs give, in order: a path, or `None` to cancel.
+    /// Needs the `scripted-dialogs` feature, which `scripts/test` builds with.
+    fn answer_dialogs(&self, answers: &[Option<&std::path::Path>]) {
+        let lines: String = answers
+            .iter()
+            .map(|a| format!("{}\n", a.map(|p| p.display().to_string()).unwrap_or_default()))
+            .collect();
+        std::fs::write(self._data.path().join("dialogs.txt"), lines).expect("dialog script");
     }
 
     /// The ids of the containers this session's app created that exist now.
@@ -319,6 +330,48 @@ async fn take_a_snapshot_restore_it_and_see_the_new_version() {
                   + '@' + li.getAttribute('aria-level'))";
     let tree = s.client().execute(script, vec![]).await.expect("reads the tree");
     assert_eq!(tree, json!(["Known good@1", "Before restoring Known good@2"]));
+    s.close().await;
+}
+
+#[cfg(feature = "scripted-dialogs")]
+#[tokio::test]
+async fn export_reset_and_import_bring_the_files_back() {
+    let s = Session::launch().await;
+    s.create_bot("E2E data", &test_image("latest")).await;
+    s.click("create").await;
+    s.wait_for_text("[data-test=state]", "Running", Duration::from_secs(60)).await;
+    exec_in(
+        &s,
+        "mkdir -p /data/sub && echo one > /data/a && echo two > /data/sub/b \
+        && ln -s sub/b /data/link",
+    );
+    let listing = "cd /data && find . | sort && cat a sub/b link";
+    let before = exec_in(&s, listing);
+    assert!(before.contains("./sub/b") && before.ends_with("two\ntwo"), "{before}");
+
+    let dir = tempfile::tempdir().expect("temp dir");
+    s.answer_dialogs(&[Some(&dir.path().join("backup"))]);
+    s.click("export-data").await;
+    let archive = dir.path().join("backup.tar.gz");
+    let exported = format!("Exported to {}", archive.display());
+    s.wait_for_text("[data-test=notice] p", &exported, Duration::from_secs(60)).await;
+
+    s.click("reset-data").await;
+    s.click("confirm-reset").await;
+    s.wait_for_text("[data-test=snapshot-item] .badge", "current", Duration::from_secs(30)).await;
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !exec_in(&s, "ls -A /data").is_empty() {
+        assert!(Instant::now() < deadline, "the data directory was not emptied");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+
+    s.answer_dialogs(&[Some(&archive)]);
+    s.click("import-data").await;
+    s.click("confirm-import").await;
+    let imported = format!("Imported {}", archive.display());
+    s.wait_for_text("[data-test=notice] p", &imported, Duration::from_secs(60)).await;
+    s.screenshot("imported").await;
+    assert_eq!(exec_in(&s, listing), before, "the files are back");
     s.close().await;
 }
 

@@ -29,6 +29,11 @@ const PHASES = {
   savingData: 'Saving data (container paused)',
   flattening: 'Compacting the filesystem',
   restoringData: 'Restoring data',
+  exporting: 'Exporting data',
+  checking: 'Checking every entry',
+  preparing: 'Keeping the current data safe',
+  importing: 'Importing data',
+  clearing: 'Emptying the data directory',
 };
 
 const LAYER_STATES = {

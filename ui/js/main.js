@@ -3,6 +3,7 @@
 
 import * as botsApi from './api/bots.js';
 import * as containerApi from './api/container.js';
+import * as dataApi from './api/data.js';
 import * as engineApi from './api/engine.js';
 import * as operationsApi from './api/operations.js';
 import * as snapshotsApi from './api/snapshots.js';
@@ -13,7 +14,8 @@ import { createStore, initialState, withKey } from './store.js';
 import { renderBanner } from './views/banner.js';
 import { renderBotPage } from './views/botPage.js';
 import {
-  confirmDialog, newBotDialog, restoreDialog, snapshotDialog, updateImageDialog,
+  confirmDialog, importDialog, newBotDialog, resetDialog, restoreDialog, snapshotDialog,
+  updateImageDialog,
 } from './views/dialogs.js';
 import { createProgressPanel } from './views/progress.js';
 import { renderSidebar } from './views/sidebar.js';
@@ -38,6 +40,9 @@ const watched = new Set();
 const creating = new Set();
 /** The newest status request per bot: older answers that arrive late are dropped. */
 const statusRequests = new Map();
+/** Bots whose history and snapshots must be read again. Kept until a read lands, so that a
+ * newer status request (an engine event) that drops an older full one reads them instead. */
+const staleLists = new Set();
 
 // ---- loading from the backend -------------------------------------------------------------
 
@@ -71,17 +76,19 @@ function historyIsCurrent(history, status) {
  * selected, or one of its operations ended). */
 async function refreshStatus(botId, everything = false) {
   if (!botId) return;
+  if (everything) staleLists.add(botId);
   const request = (statusRequests.get(botId) ?? 0) + 1;
   statusRequests.set(botId, request);
   try {
     const status = await containerApi.inspect(botId);
     if (statusRequests.get(botId) !== request) return;
     const known = store.get();
-    const current = !everything && historyIsCurrent(known.versions[botId], status);
+    const current = !staleLists.has(botId) && historyIsCurrent(known.versions[botId], status);
     const [versions, snapshots] = current
       ? [known.versions[botId], known.snapshots[botId]]
       : await Promise.all([versionsApi.list(botId), snapshotsApi.list(botId)]);
     if (statusRequests.get(botId) !== request) return;
+    if (!current) staleLists.delete(botId);
     // An unchanged status must not redraw the page: a redraw between a press and its
     // release would swallow the click.
     const latest = store.get();
@@ -155,7 +162,8 @@ async function cancelOperation(operationId) {
 /** Follows operations the backend runs that this window is not following yet. */
 async function attachToRunningOperations() {
   for (const info of await operationsApi.list()) {
-    const long = ['create', 'updateImage', 'snapshot', 'restore'].includes(info.kind);
+    const long = ['create', 'updateImage', 'snapshot', 'restore', 'export', 'import', 'resetData']
+      .includes(info.kind);
     if (!long || watched.has(info.id) || creating.has(info.botId)) continue;
     watched.add(info.id);
     operationsApi.watch(info.id, onOperationEvent(info.botId)).catch(() => {
@@ -194,7 +202,8 @@ async function startLong(botId, begin, rethrow = false) {
   creating.add(botId);
   try {
     const info = await begin(onOperationEvent(botId));
-    watched.add(info.id);
+    // Null when the user cancelled a file dialog: nothing started.
+    if (info) watched.add(info.id);
   } catch (error) {
     if (rethrow) throw toError(error);
     setError(botId, error);
@@ -241,6 +250,22 @@ const actions = {
     if (!answer.confirmed) return;
     await startLong(bot.id,
       (onEvent) => snapshotsApi.restore(bot.id, snapshot.id, answer.saveAs, onEvent));
+  },
+
+  exportData(bot) {
+    return startLong(bot.id, (onEvent) => dataApi.exportData(bot.id, onEvent));
+  },
+
+  async importData(bot) {
+    const mode = await importDialog(bot);
+    if (mode === null) return;
+    await startLong(bot.id, (onEvent) => dataApi.importData(bot.id, mode, onEvent));
+  },
+
+  async resetData(bot) {
+    const answer = await resetDialog(bot, `Before reset ${defaultSnapshotName().slice(9)}`);
+    if (!answer.confirmed) return;
+    await startLong(bot.id, (onEvent) => dataApi.resetData(bot.id, answer.saveAs, onEvent));
   },
 
   async deleteSnapshot(bot, snapshot) {

@@ -301,7 +301,10 @@ impl Berth {
         let path = path.to_owned();
         let work = self.inner.config.work_dir.clone();
         self.spawn_long(bot, OperationKind::Import, move |engine, store, bot, op| async move {
-            data::import(&engine, &store, &bot, (&path, mode), &work, &op).await
+            data::import(&engine, &store, &bot, (&path, mode), &work, &op).await?;
+            let note = format!("Imported {}", path.display());
+            op.report(|p| p.note = Some(note));
+            Ok(())
         })
         .await
     }

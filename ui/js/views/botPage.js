@@ -77,6 +77,7 @@ function containerTab(bot, state, actions, progressPanel) {
       dismiss(bot, actions)) : null,
     running && progressPanel ? progressPanel.el : null,
     statusPanel(status, containerState),
+    dataSection(bot, can.snapshot, actions),
     snapshotTree(bot, state.snapshots?.[bot.id] ?? [], can.snapshot, actions),
     versionHistory(state.versions[bot.id] ?? []),
   ];
@@ -107,6 +108,23 @@ function statusPanel(status, containerState) {
     row('Version', h('span', { 'data-test': 'version' }, versionLabel(status?.version))),
     row('Created', formatTime(status?.createdAt)),
     row('Started', formatTime(status?.startedAt)));
+}
+
+/** Export, import and reset of the data directory; each needs the container, running or not. */
+function dataSection(bot, enabled, actions) {
+  const button = (key, label, onclick, kind = '') => h('button', {
+    class: `button ${kind}`.trim(),
+    'data-focus': key,
+    'data-test': key,
+    disabled: !enabled,
+    onclick,
+  }, label);
+  return h('section', { class: 'data-actions', 'aria-labelledby': 'data-title' },
+    h('h3', { id: 'data-title' }, 'Data directory'),
+    h('div', { class: 'actions' },
+      button('export-data', 'Export…', () => actions.exportData(bot)),
+      button('import-data', 'Import…', () => actions.importData(bot)),
+      button('reset-data', 'Reset…', () => actions.resetData(bot), 'danger')));
 }
 
 /** The bot's snapshots, each under the one it descends from, with what can be done to them. */

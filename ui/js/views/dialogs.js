@@ -190,3 +190,64 @@ export function restoreDialog(bot, snapshot, suggested) {
     const close = openModal(dialog);
   });
 }
+
+/** Asks how an import treats the data directory's current files. Resolves to 'merge',
+ * 'replace', or null when cancelled. */
+export function importDialog(bot) {
+  return new Promise((resolve) => {
+    const option = (value, label, hint, checked) => h('label', { class: 'choice' },
+      h('input', { type: 'radio', name: 'import-mode', value, checked, 'data-test': `import-${value}` }),
+      h('span', {}, h('strong', {}, label), h('span', { class: 'muted' }, hint)));
+    let chosen = null;
+    const form = h('form', {
+      method: 'dialog',
+      onsubmit: () => { chosen = form.querySelector('input[name=import-mode]:checked')?.value ?? null; },
+    },
+    h('h2', { id: 'import-title' }, `Import data into ${bot.name}`),
+    h('p', {}, 'Choose what happens to the files the data directory holds now, then the archive '
+      + '(.tar, .tar.gz or .tgz). Every entry is checked before anything is written.'),
+    option('merge', 'Merge', 'The archive\'s files overwrite theirs; other files stay.', true),
+    option('replace', 'Replace', 'Afterwards the data directory holds exactly the archive.', false),
+    h('div', { class: 'dialog-actions' },
+      h('button', { type: 'button', class: 'button', onclick: () => close() }, 'Cancel'),
+      h('button', { type: 'submit', class: 'button primary', 'data-test': 'confirm-import' },
+        'Choose archive…')));
+    const dialog = h('dialog', { class: 'dialog', 'aria-labelledby': 'import-title' }, form);
+    dialog.addEventListener('close', () => resolve(chosen));
+    const close = openModal(dialog);
+    form.querySelector('input[name=import-mode]:checked').focus();
+  });
+}
+
+/** Asks before emptying the data directory, offering (on by default) a snapshot first.
+ * Resolves to { confirmed, saveAs }. */
+export function resetDialog(bot, suggested) {
+  return new Promise((resolve) => {
+    const save = h('input', {
+      type: 'checkbox', id: 'reset-save', checked: true, 'data-test': 'reset-save',
+    });
+    const name = h('input', {
+      id: 'reset-save-name', value: suggested, autocomplete: 'off',
+      'aria-label': 'Name of the snapshot taken first',
+    });
+    save.addEventListener('change', () => { name.disabled = !save.checked; });
+    let confirmed = false;
+    const dialog = h('dialog', { class: 'dialog', 'aria-labelledby': 'reset-title' },
+      h('form', { method: 'dialog', onsubmit: () => { confirmed = true; } },
+        h('h2', { id: 'reset-title' }, `Reset the data of ${bot.name}?`),
+        h('p', {}, 'Everything in the data directory (/data) is deleted. The container and '
+          + 'what is installed in it stay.'),
+        h('label', { class: 'check' }, save, 'First take a snapshot'),
+        name,
+        h('div', { class: 'dialog-actions' },
+          h('button', { type: 'button', class: 'button', autofocus: true, onclick: () => close() },
+            'Cancel'),
+          h('button', { type: 'submit', class: 'button danger', 'data-test': 'confirm-reset' },
+            'Reset data'))));
+    dialog.addEventListener('close', () => resolve({
+      confirmed,
+      saveAs: save.checked ? name.value : null,
+    }));
+    const close = openModal(dialog);
+  });
+}
