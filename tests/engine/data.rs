@@ -7,7 +7,7 @@ use berth_core::data::ImportMode;
 use berth_core::lifecycle::ContainerState;
 use berth_core::operations::Outcome;
 
-use crate::support::{follow, TestBerth};
+use crate::support::{docker, docker_ok, follow, TestBerth};
 use crate::{container_id, exec, state_of};
 
 async fn export(t: &TestBerth, bot: &str, path: &Path) -> Outcome {
@@ -194,4 +194,59 @@ fn gzip(bytes: &[u8]) -> Vec<u8> {
     let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
     gz.write_all(bytes).expect("compresses");
     gz.finish().expect("finishes")
+}
+
+#[tokio::test]
+async fn imported_files_belong_to_the_containers_user() {
+    let t = TestBerth::start().await;
+    let image = format!("berth-test/user:{}", crate::support::uuid());
+    let builder = format!("berth-test-build-{}", crate::support::uuid());
+    let base = crate::support::test_image("latest");
+    let label = t.run_label();
+    docker(&["create", "--name", &builder, "--label", &label, &base]);
+    docker(&["commit", "--change", "USER 1234:1234", &builder, &image]);
+    docker(&["rm", &builder]);
+    let bot = t.berth.bot_create("user-owned", &image).await.expect("bot");
+    assert_eq!(t.create_container(&bot.id).await.0, Outcome::Done);
+
+    let dir = tempfile::tempdir().expect("temp dir");
+    let file = dir.path().join("root-owned.tar");
+    write_tar(&file, &[(b"secret", b"for the bot\n")]);
+    assert_eq!(import(&t, &bot.id, &file, ImportMode::Replace).await, Outcome::Done);
+    let owner = exec(&t, &bot.id, "stat -c '%u:%g' /data/secret && cat /data/secret").await;
+    assert_eq!(owner, ["1234:1234", "for the bot"], "readable by the container's user");
+    docker(&["rmi", &image]);
+}
+
+#[tokio::test]
+async fn a_replace_that_would_not_fit_is_refused_before_anything_changes() {
+    let t = TestBerth::start().await;
+    let bot = t.berth.bot_create("small disk", &crate::support::test_image("latest")).await;
+    let bot = bot.expect("bot");
+    // The bot's data volume, made before Create on a 1 MiB file system.
+    let volume = format!("berth-data-{}", bot.id);
+    let label = t.run_label();
+    let made = docker_ok(&[
+        "volume",
+        "create",
+        "--label",
+        &label,
+        "--opt",
+        "type=tmpfs",
+        "--opt",
+        "device=tmpfs",
+        "--opt",
+        "o=size=1m",
+        &volume,
+    ]);
+    assert!(made, "a small volume");
+    assert_eq!(t.create_container(&bot.id).await.0, Outcome::Done);
+    exec(&t, &bot.id, "echo kept > /data/kept").await;
+
+    let dir = tempfile::tempdir().expect("temp dir");
+    let file = dir.path().join("big.tar");
+    write_tar(&file, &[(b"big", &[1; 3_000_000])]);
+    let error = failure(import(&t, &bot.id, &file, ImportMode::Replace).await);
+    assert_eq!(error.kind, "noSpace", "{}", error.message);
+    assert_eq!(exec(&t, &bot.id, "ls -A /data && cat /data/kept").await, ["kept", "kept"]);
 }
