@@ -1,0 +1,319 @@
+//! Data export and import through Berth against the docker CLI doing the same work, on a data
+//! directory of 1 GiB in 10,000 files, half of the bytes random and half text. Prints figures;
+//! asserts nothing about speed.
+//!
+//! `scripts/bench` prepares the engine, the registry and the image, then runs this.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use berth_core::data::ImportMode;
+use berth_core::engine::link::EngineStatus;
+use berth_core::operations::{OperationEvent, Outcome, Phase, Progress, Watcher};
+use berth_core::{Berth, Config};
+
+const ROUNDS: usize = 3;
+const LABEL: &str = "io.berth.test=bench";
+const IMAGE: &str = "127.0.0.1:5000/berth-test/busybox:latest";
+/// How this benchmark's host directory is named, so that a killed run's is found and removed.
+const DIR_PREFIX: &str = "berth-bench-data-";
+/// How many files [`FILL`] writes.
+const FILES: usize = 10_000;
+
+/// 10,000 files in 100 directories, 1 KiB to 1 MiB in pairs of one random file and one of
+/// text, so that gzip meets both: 1 GiB in all. Each text file starts elsewhere in the text,
+/// or gzip would find the file before it within its 32 KiB window.
+const FILL: &str = "seq 1 400000 | head -c 2097152 > /tmp/text; i=0; \
+    while [ $i -lt 10000 ]; do d=/data/d$((i / 100)); mkdir -p $d; \
+    p=$((i / 2)); s=$((1024 << (p % 10))); [ $((p % 200)) = 199 ] && s=1048576; \
+    if [ $((i % 2)) = 0 ]; then head -c $s /dev/urandom; \
+    else tail -c +$((i * 4099 % 1000000 + 1)) /tmp/text | head -c $s; fi > $d/f$i; \
+    i=$((i + 1)); done; rm /tmp/text";
+
+/// Empties the data directory, hidden entries included.
+const EMPTY: &str = "rm -rf /data/* /data/.[!.]* /data/..?*";
+
+/// Counts the files in the data directory.
+const COUNT: &str = "find /data -type f | wc -l";
+
+fn docker(args: &[&str]) -> bool {
+    let out = Command::new("docker").args(args).output().expect("docker CLI runs");
+    if !out.status.success() {
+        eprintln!("docker {args:?}: {}", String::from_utf8_lossy(&out.stderr).trim());
+    }
+    out.status.success()
+}
+
+/// The lines the docker CLI prints, each once.
+fn docker_lines(args: &[&str]) -> Vec<String> {
+    let out = Command::new("docker").args(args).output().expect("docker CLI runs");
+    let mut lines: Vec<String> =
+        String::from_utf8_lossy(&out.stdout).lines().map(str::to_owned).collect();
+    lines.sort();
+    lines.dedup();
+    lines
+}
+
+/// Runs `script` in the container's shell.
+fn exec(container: &str, script: &str) -> bool {
+    docker(&["exec", container, "sh", "-c", script])
+}
+
+/// Runs `script` in a host shell: the CLI's pipes and redirections.
+fn shell(script: &str) -> bool {
+    let status = Command::new("sh").args(["-c", script]).status().expect("sh runs");
+    status.success()
+}
+
+/// Removes what this benchmark leaves on the engine, a killed run's included. Images stay: it
+/// makes none, and the image of the `create` benchmark carries the label too.
+fn clean() {
+    let label = format!("label={LABEL}");
+    for id in docker_lines(&["ps", "-aq", "--filter", &label]) {
+        docker(&["rm", "-f", &id]);
+    }
+    for id in docker_lines(&["volume", "ls", "-q", "--filter", &label]) {
+        docker(&["volume", "rm", "-f", &id]);
+    }
+}
+
+/// Removes the host directories of runs that were killed: each holds a gigabyte or two.
+fn remove_old_dirs() {
+    let Ok(entries) = std::fs::read_dir(std::env::temp_dir()) else { return };
+    for entry in entries.flatten() {
+        if entry.file_name().to_string_lossy().starts_with(DIR_PREFIX) {
+            if let Err(error) = std::fs::remove_dir_all(entry.path()) {
+                eprintln!("{}: {error}", entry.path().display());
+            }
+        }
+    }
+}
+
+/// Removes a file the last turn wrote, so that no turn pays for replacing one.
+fn remove_file(path: &Path) {
+    if let Err(error) = std::fs::remove_file(path) {
+        assert_eq!(error.kind(), std::io::ErrorKind::NotFound, "{}: {error}", path.display());
+    }
+}
+
+/// How long one operation took, and how long each of Berth's phases lasted in it.
+struct Timed {
+    total: Duration,
+    phases: Vec<(Phase, Duration)>,
+}
+
+impl Timed {
+    /// An import is preparing twice, before and after the check: a phase lasted all its spans.
+    /// A phase that no message named lasted less than the gap between two messages.
+    fn lasted(&self, phase: Phase) -> Duration {
+        self.phases.iter().filter(|(p, _)| *p == phase).map(|(_, lasted)| *lasted).sum()
+    }
+}
+
+/// Follows a Berth operation to its end; a phase lasts from the first progress message that
+/// names it to the next phase or the end, so each is known to within the 50 ms between
+/// messages.
+async fn follow(started: Instant, watcher: Watcher) -> Timed {
+    let mut starts: Vec<(Phase, Duration)> = Vec::new();
+    let mut outcome = None;
+    watcher
+        .forward(|event| {
+            match event {
+                OperationEvent::Progress(Progress { phase: Some(phase), .. })
+                    if starts.last().map(|(p, _)| *p) != Some(phase) =>
+                {
+                    starts.push((phase, started.elapsed()));
+                }
+                OperationEvent::Finished { outcome: o, .. } => outcome = Some(o),
+                _ => {}
+            }
+            true
+        })
+        .await;
+    let total = started.elapsed();
+    assert_eq!(outcome, Some(Outcome::Done), "the operation failed");
+
+    let ends = starts.iter().skip(1).map(|(_, at)| *at).chain([total]);
+    let phases = starts.iter().zip(ends).map(|((phase, at), end)| (*phase, end - *at)).collect();
+    Timed { total, phases }
+}
+
+/// Berth's export streams the data directory from the engine through gzip to `archive`, and
+/// syncs the file before it renames it into place.
+async fn berth_export(berth: &Berth, bot: &str, archive: &Path) -> Timed {
+    let started = Instant::now();
+    let watcher = berth.data_export(bot, archive).await.expect("export starts");
+    follow(started, watcher).await
+}
+
+/// Besides the work of [`cli_import`], Berth's import first reads the whole archive to check
+/// every entry and the free space, sets the data directory's content aside, and afterwards
+/// removes what it set aside.
+async fn berth_import(berth: &Berth, bot: &str, archive: &Path) -> Timed {
+    let started = Instant::now();
+    let watcher = berth.data_import(bot, archive, ImportMode::Replace).await.expect("starts");
+    follow(started, watcher).await
+}
+
+/// The same work as Berth's export, with the CLI and gzip at its default level, as Berth's.
+fn cli_export(container: &str, archive: &Path) -> Duration {
+    let script = format!("docker cp {container}:/data - | gzip > '{}'", archive.display());
+    let started = Instant::now();
+    assert!(shell(&script), "docker cp | gzip");
+    started.elapsed()
+}
+
+/// The same work as Berth's import, with the CLI: the engine unpacks the gzip itself.
+fn cli_import(container: &str, archive: &Path) -> Duration {
+    let script = format!("docker cp - {container}:/data < '{}'", archive.display());
+    let started = Instant::now();
+    assert!(shell(&script), "docker cp");
+    started.elapsed()
+}
+
+/// A bot whose container runs; returns the bot's id and the container's.
+async fn running_bot(berth: &Berth, name: &str) -> (String, String) {
+    let bot = berth.bot_create(name, IMAGE).await.expect("bot");
+    let watcher = berth.container_create(&bot.id).await.expect("create starts");
+    follow(Instant::now(), watcher).await;
+    let status = berth.container_status(&bot.id).await.expect("status");
+    (bot.id, status.container_id.expect("a container"))
+}
+
+/// Checks that an import left every file in place, so that both sides did the whole work.
+fn assert_imported(container: &str) {
+    let out = Command::new("docker")
+        .args(["exec", container, "sh", "-c", COUNT])
+        .output()
+        .expect("docker CLI runs");
+    let count = String::from_utf8_lossy(&out.stdout).trim().parse::<usize>();
+    assert_eq!(count, Ok(FILES), "files in the data directory after an import");
+}
+
+/// Writes out what the last turn left in the page cache. The engine syncs its own files as it
+/// works, and on ext4 that waits for every dirty page: a turn would pay for the one before.
+fn settle_disk() {
+    let synced = Command::new("sync").status().is_ok_and(|s| s.success());
+    assert!(synced, "sync runs");
+}
+
+/// Alternates who goes first so that neither always meets a warmer cache.
+fn berth_first(round: usize) -> [bool; 2] {
+    if round % 2 == 0 {
+        [true, false]
+    } else {
+        [false, true]
+    }
+}
+
+fn median(mut values: Vec<Duration>) -> Duration {
+    values.sort();
+    values[values.len() / 2]
+}
+
+/// The most memory this process has held resident, in MiB.
+fn peak_memory_mib() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib / 1024)
+}
+
+fn size_mib(path: &Path) -> String {
+    let size = std::fs::metadata(path).map(|m| m.len()).unwrap_or_default();
+    format!("{:.1} MiB", size as f64 / (1024.0 * 1024.0))
+}
+
+fn print_comparison(what: &str, cli_work: &str, cli: &[Duration], ours: &[Timed]) {
+    let ours_total: Vec<Duration> = ours.iter().map(|t| t.total).collect();
+    let (cli_median, our_median) = (median(cli.to_vec()), median(ours_total.clone()));
+    let ratio = our_median.as_secs_f64() / cli_median.as_secs_f64();
+    println!("{what}, {ROUNDS} rounds");
+    println!("  {cli_work:<44} median {:>7.3} s   all {cli:.3?}", cli_median.as_secs_f64());
+    let berth_work = format!("berth {what}");
+    println!(
+        "  {berth_work:<44} median {:>7.3} s   all {ours_total:.3?}",
+        our_median.as_secs_f64()
+    );
+    println!("  {:<44} {ratio:.3} (target at most 1.0)", "ratio berth / docker CLI");
+
+    let mut order: Vec<Phase> = Vec::new();
+    for (phase, _) in ours.iter().flat_map(|t| &t.phases) {
+        if !order.contains(phase) {
+            order.push(*phase);
+        }
+    }
+    let phases: Vec<String> = order
+        .into_iter()
+        .map(|phase| {
+            let times = ours.iter().map(|t| t.lasted(phase)).collect();
+            format!("{phase:?} {:.3} s", median(times).as_secs_f64())
+        })
+        .collect();
+    println!("  {:<44} {}", "berth phases, median of each", phases.join(", "));
+}
+
+fn main() {
+    let runtime = tokio::runtime::Runtime::new().expect("runtime");
+    remove_old_dirs();
+    let dir = tempfile::Builder::new().prefix(DIR_PREFIX).tempdir().expect("temp dir");
+
+    let mut config = Config::new(dir.path().join("berth.db"));
+    config.labels = BTreeMap::from([("io.berth.test".to_owned(), "bench".to_owned())]);
+    let berth = runtime.block_on(Berth::start(config)).expect("berth starts");
+    let status = runtime.block_on(berth.engine_settled());
+    assert!(matches!(status, EngineStatus::Connected { .. }), "no engine: {status:?}");
+    clean();
+    let (source, filled) = runtime.block_on(running_bot(&berth, "bench export"));
+    assert!(exec(&filled, FILL), "data written");
+    let (target, empty) = runtime.block_on(running_bot(&berth, "bench import"));
+    let (ours, theirs) = (dir.path().join("berth.tar.gz"), dir.path().join("cli.tar.gz"));
+
+    let (mut cli_exports, mut berth_exports) = (Vec::new(), Vec::new());
+    for round in 0..ROUNDS {
+        for berth_turn in berth_first(round) {
+            let archive = if berth_turn { &ours } else { &theirs };
+            remove_file(archive);
+            settle_disk();
+            if berth_turn {
+                berth_exports.push(runtime.block_on(berth_export(&berth, &source, archive)));
+            } else {
+                cli_exports.push(cli_export(&filled, archive));
+            }
+        }
+    }
+    let sizes = (size_mib(&ours), size_mib(&theirs));
+    remove_file(&theirs);
+
+    // Both import Berth's archive into the same emptied data directory: Berth's replace then
+    // has nothing to set aside, as the CLI has nothing to overwrite.
+    let (mut cli_imports, mut berth_imports) = (Vec::new(), Vec::new());
+    for round in 0..ROUNDS {
+        for berth_turn in berth_first(round) {
+            assert!(exec(&empty, EMPTY), "data directory emptied");
+            settle_disk();
+            if berth_turn {
+                berth_imports.push(runtime.block_on(berth_import(&berth, &target, &ours)));
+            } else {
+                cli_imports.push(cli_import(&empty, &ours));
+            }
+            assert_imported(&empty);
+        }
+    }
+
+    println!("a container with 1 GiB in {FILES} files under /data, half random, half text");
+    println!("  archives: berth {}, docker cp | gzip {}", sizes.0, sizes.1);
+    print_comparison("export", "docker cp | gzip", &cli_exports, &berth_exports);
+    print_comparison("import", "docker cp - < archive", &cli_imports, &berth_imports);
+    // Berth's core runs in this process as it runs in the app; the docker CLI runs in its own.
+    let peak = peak_memory_mib().map_or("unknown".to_owned(), |mib| mib.to_string());
+    println!("peak memory of this process (Berth's core): {peak} MiB");
+
+    for bot in [&source, &target] {
+        runtime.block_on(berth.bot_delete(bot)).expect("bot deleted");
+    }
+    berth.shutdown();
+    clean();
+}
