@@ -8,10 +8,12 @@ use berth_core::engine::link::EngineStatus;
 use berth_core::lifecycle::ContainerStatus;
 use berth_core::operations::{OperationEvent, OperationInfo, Watcher};
 use berth_core::snapshots::SnapshotEntry;
+use berth_core::stats::Sample;
 use berth_core::store::Version;
 use berth_core::{Berth, ErrorPayload};
 use tauri::ipc::Channel;
 use tauri::{AppHandle, State};
+use tokio_util::sync::CancellationToken;
 
 use crate::setup::Started;
 
@@ -190,6 +192,48 @@ pub async fn data_reset(
     let info = watcher.info().clone();
     stream(watcher, on_progress);
     Ok(info)
+}
+
+/// The stats streams the window follows, by watch id, so that it can stop them.
+#[derive(Default)]
+pub struct StatsWatches {
+    next: std::sync::atomic::AtomicU64,
+    running: std::sync::Mutex<std::collections::HashMap<u64, CancellationToken>>,
+}
+
+/// Streams the running container's resources over `on_sample` until it stops or the window
+/// calls [`container_stats_unwatch`] with the returned id.
+#[tauri::command]
+pub fn container_stats_watch(
+    berth: State<'_, Berth>,
+    watches: State<'_, StatsWatches>,
+    bot_id: String,
+    on_sample: Channel<Sample>,
+) -> u64 {
+    let id = watches.next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let stop = CancellationToken::new();
+    watches.lock().insert(id, stop.clone());
+    let berth = berth.inner().clone();
+    tauri::async_runtime::spawn(async move {
+        let followed = berth.container_stats(&bot_id, stop, |s| on_sample.send(s).is_ok()).await;
+        if let Err(error) = followed {
+            tracing::debug!(bot = %bot_id, %error, "resource readings ended");
+        }
+    });
+    id
+}
+
+#[tauri::command]
+pub fn container_stats_unwatch(watches: State<'_, StatsWatches>, watch_id: u64) {
+    if let Some(stop) = watches.lock().remove(&watch_id) {
+        stop.cancel();
+    }
+}
+
+impl StatsWatches {
+    fn lock(&self) -> std::sync::MutexGuard<'_, std::collections::HashMap<u64, CancellationToken>> {
+        self.running.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
 }
 
 #[tauri::command]

@@ -17,6 +17,7 @@ pub fn run() {
     let started = std::time::Instant::now();
     let app = tauri::Builder::default()
         .plugin(tauri_plugin_dialog::init())
+        .manage(commands::StatsWatches::default())
         .setup(move |app| setup::run(app, started))
         .invoke_handler(tauri::generate_handler![
             commands::engine_inspect,
@@ -30,6 +31,8 @@ pub fn run() {
             commands::container_stop,
             commands::container_delete,
             commands::version_list,
+            commands::container_stats_watch,
+            commands::container_stats_unwatch,
             commands::snapshot_list,
             commands::snapshot_create,
             commands::snapshot_restore,

@@ -258,6 +258,25 @@ async fn create_run_stop_and_delete_a_bot_in_the_window() {
     s.screenshot("running").await;
     s.wait_for_text("[data-test=version]", "1 · Created", Duration::from_secs(5)).await;
 
+    // Live resources: a CPU figure needs two readings of the stats stream.
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        let cpu = s.text("[data-test=cpu]").await.unwrap_or_default();
+        if cpu.ends_with(" %") {
+            break;
+        }
+        assert!(Instant::now() < deadline, "no CPU figure, read {cpu:?}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let memory = s.text("[data-test=memory]").await.unwrap_or_default();
+    assert!(memory.contains(" of "), "memory used of its limit: {memory:?}");
+    let points = s.client().execute(
+        "return document.querySelector('.sparkline polyline').getAttribute('points')",
+        vec![],
+    );
+    let points = points.await.expect("reads the sparkline");
+    assert!(points.as_str().is_some_and(|p| p.contains(',')), "a sparkline is drawn: {points}");
+
     let bar = s.client().execute("return window.__berthBar", vec![]).await.expect("bar values");
     let values: Vec<f64> =
         bar.as_array().expect("an array").iter().filter_map(Value::as_f64).collect();

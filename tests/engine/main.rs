@@ -373,3 +373,38 @@ async fn failed_update_puts_the_old_container_back() {
     assert_eq!(exec(&t, &bot.id, "cat /data/note.txt").await, ["kept"]);
     assert_eq!(t.leftovers().len(), 2, "only the old container and the volume remain");
 }
+
+#[tokio::test]
+async fn resources_come_from_the_stats_stream() {
+    let t = TestBerth::start().await;
+    let bot = t.running_bot("busy").await;
+    exec(&t, &bot.id, "head -c 3000000 /dev/zero > /data/three-mb").await;
+    let id = container_id(&t, &bot.id).await;
+    docker(&["exec", "-d", &id, "sh", "-c", "while :; do :; done"]);
+
+    let mut samples = Vec::new();
+    let stop = tokio_util::sync::CancellationToken::new();
+    let followed = t.berth.container_stats(&bot.id, stop, |sample| {
+        samples.push(sample);
+        samples.len() < 4
+    });
+    tokio::time::timeout(Duration::from_secs(30), followed)
+        .await
+        .expect("four samples within 30 s")
+        .expect("the stream reads");
+    assert_eq!(samples[0].cpu_percent, None, "the first reading has nothing to compare with");
+    let busy = samples[3].cpu_percent.expect("a rate");
+    // Idle, the container reads 0.0; a busy loop shows even on a loaded machine.
+    assert!(busy > 5.0, "a busy loop shows: {busy} %");
+    assert!(samples.iter().all(|s| s.memory_used.is_some_and(|m| m > 0)));
+    let data = samples[0].data_bytes.expect("measured on the first sample");
+    assert!((3_000_000..4_000_000).contains(&data), "{data} bytes");
+
+    t.berth.container_stop(&bot.id).await.expect("stops");
+    let stop = tokio_util::sync::CancellationToken::new();
+    let ended = tokio::time::timeout(
+        Duration::from_secs(10),
+        t.berth.container_stats(&bot.id, stop, |_| true),
+    );
+    assert!(ended.await.is_ok(), "a stopped container's stream ends");
+}

@@ -4,7 +4,7 @@ import { test } from 'node:test';
 
 import {
   actionsFor, defaultSnapshotName, engineBanner, engineLine, formatBytes, formErrors, percentOf,
-  progressView, snapshotSizes, stateLabel, versionLabel,
+  progressView, resourceView, snapshotSizes, sparklinePoints, stateLabel, versionLabel,
 } from '../../ui/js/format.js';
 
 test('bytes read as the docker CLI writes them', () => {
@@ -140,4 +140,24 @@ test('versions read as number and reason', async () => {
   assert.equal(versionLabel({ number: 4, reason: 'recreated' }), '4 · Created again after a delete');
   assert.equal(versionLabel({ number: 5, reason: 'imageUpdated' }), '5 · Image updated');
   assert.equal(versionLabel(null), '—');
+});
+
+test('the resource view shows the latest reading and the last measured data size', () => {
+  const view = resourceView([
+    { cpuPercent: null, memoryUsed: 1e6, memoryLimit: 2e9, dataBytes: 3e6 },
+    { cpuPercent: 12.345, memoryUsed: 2e6, memoryLimit: 2e9, dataBytes: null },
+  ]);
+  assert.equal(view.cpu, '12.3 %');
+  assert.equal(view.memory, '2.0 MB of 2.0 GB');
+  assert.equal(view.data, '3.0 MB');
+  assert.deepEqual(resourceView([]), {
+    cpu: '—', memory: '—', data: '—', cpuValues: [], memoryValues: [],
+  });
+});
+
+test('sparklines scale to the largest value, newest at the right, skipping gaps', () => {
+  assert.equal(sparklinePoints([null, 50, 100], 100, 10, 3), '50.0,5.0 100.0,0.0');
+  assert.equal(sparklinePoints([0, 0], 100, 10, 2), '0.0,10.0 100.0,10.0', 'flat lies low');
+  assert.equal(sparklinePoints([], 100, 10, 5), '');
+  assert.ok(!sparklinePoints([1, NaN, 2], 100, 10, 3).includes('NaN'));
 });

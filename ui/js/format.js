@@ -174,3 +174,41 @@ export function formErrors(error) {
   if (error.kind === 'invalidReference') return { name: '', image: error.message, form: '' };
   return { name: '', image: '', form: error.message };
 }
+
+/** How many samples (about one a second) the sparklines keep: the last five minutes. */
+export const SAMPLES_KEPT = 300;
+
+/** What the resource panel shows for the samples so far, newest last. */
+export function resourceView(samples) {
+  const latest = samples.at(-1);
+  const cpu = latest?.cpuPercent;
+  const used = latest?.memoryUsed;
+  const limit = latest?.memoryLimit;
+  const data = samples.findLast((s) => Number.isFinite(s.dataBytes))?.dataBytes;
+  return {
+    cpu: Number.isFinite(cpu) ? `${cpu.toFixed(1)} %` : '—',
+    memory: Number.isFinite(used)
+      ? `${formatBytes(used)}${Number.isFinite(limit) ? ` of ${formatBytes(limit)}` : ''}`
+      : '—',
+    data: Number.isFinite(data) ? formatBytes(data) : '—',
+    cpuValues: samples.map((s) => s.cpuPercent),
+    memoryValues: samples.map((s) => s.memoryUsed),
+  };
+}
+
+/** SVG polyline points for values in a width × height box, oldest at the left; gaps (no
+ * value) are skipped, and a flat or empty series lies on the bottom edge. */
+export function sparklinePoints(values, width, height, slots = SAMPLES_KEPT) {
+  const finite = values.filter(Number.isFinite);
+  const max = Math.max(0, ...finite);
+  const step = slots > 1 ? width / (slots - 1) : 0;
+  const offset = slots - values.length;
+  const points = [];
+  values.forEach((value, i) => {
+    if (!Number.isFinite(value)) return;
+    const x = (offset + i) * step;
+    const y = max > 0 ? height - (value / max) * height : height;
+    points.push(`${x.toFixed(1)},${y.toFixed(1)}`);
+  });
+  return points.join(' ');
+}

@@ -7,8 +7,9 @@ import * as dataApi from './api/data.js';
 import * as engineApi from './api/engine.js';
 import * as operationsApi from './api/operations.js';
 import * as snapshotsApi from './api/snapshots.js';
+import * as statsApi from './api/stats.js';
 import * as versionsApi from './api/versions.js';
-import { defaultSnapshotName } from './format.js';
+import { defaultSnapshotName, SAMPLES_KEPT } from './format.js';
 import { listen, toError } from './ipc.js';
 import { createStore, initialState, withKey } from './store.js';
 import { renderBanner } from './views/banner.js';
@@ -18,6 +19,7 @@ import {
   updateImageDialog,
 } from './views/dialogs.js';
 import { createProgressPanel } from './views/progress.js';
+import { createResourcePanel } from './views/resources.js';
 import { renderSidebar } from './views/sidebar.js';
 
 /** While a container runs, its task count is read again this often (nothing signals it). */
@@ -107,6 +109,32 @@ async function refreshStatus(botId, everything = false) {
 
 async function refreshEngine() {
   store.update({ engine: await engineApi.inspect() });
+}
+
+// ---- live resources -----------------------------------------------------------------------
+
+/** The resource readings the window follows: those of the open bot while its container runs. */
+const resources = { botId: null, watchId: null, samples: [], panel: createResourcePanel() };
+
+/** Starts or stops following resources so that only the open, running bot is followed. */
+function followResources(state) {
+  const botId = state.selectedBotId;
+  const running = state.statuses[botId]?.state === 'running';
+  const wanted = running ? botId : null;
+  if (wanted === resources.botId) return;
+  if (resources.watchId !== null) statsApi.unwatch(resources.watchId).catch(() => {});
+  Object.assign(resources, { botId: wanted, watchId: null, samples: [] });
+  resources.panel.update([]);
+  if (!wanted) return;
+  statsApi.watch(wanted, (sample) => {
+    if (resources.botId !== wanted) return;
+    resources.samples.push(sample);
+    if (resources.samples.length > SAMPLES_KEPT) resources.samples.shift();
+    resources.panel.update(resources.samples);
+  }).then((watchId) => {
+    if (resources.botId === wanted) resources.watchId = watchId;
+    else statsApi.unwatch(watchId).catch(() => {});
+  }).catch((error) => console.error('following resources failed', error));
 }
 
 // ---- operations ---------------------------------------------------------------------------
@@ -356,10 +384,11 @@ function render(state) {
     state.pending[botId], state.versions[botId], state.notices[botId], state.snapshots[botId]];
   if (pageInputs.some((v, i) => v !== rendered.page?.[i])) {
     const panel = op ? panelFor(op.info.id) : null;
-    renderBotPage(els.main, state, actions, panel);
+    renderBotPage(els.main, state, actions, panel, resources.panel);
     keepFocusInPage();
   }
   rendered = { engine: state.engine, sidebar: sidebarInputs, page: pageInputs };
+  followResources(state);
 }
 
 // ---- start --------------------------------------------------------------------------------

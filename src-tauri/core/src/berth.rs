@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use futures_util::FutureExt;
+use futures_util::{FutureExt, StreamExt};
 use serde::Serialize;
 use tokio::sync::broadcast;
 use tokio_util::sync::CancellationToken;
@@ -21,6 +21,10 @@ use crate::operations::{
 };
 use crate::snapshots::{self, SnapshotEntry};
 use crate::store::{OperationState, Store, Version};
+
+/// How many stats samples pass between two measurements of the data directory's size, which
+/// walks every file.
+pub const DATA_SIZE_EVERY: u32 = 30;
 
 /// How Berth is set up; the app fills it from its environment, tests from theirs.
 #[derive(Debug, Clone)]
@@ -424,6 +428,43 @@ impl Berth {
             Ok(())
         })
         .await
+    }
+
+    /// Follows the running container's resources, calling `on_sample` about once a second
+    /// (with the data directory's size every [`DATA_SIZE_EVERY`] samples) until the container
+    /// stops (at once for one that is not running), `stop` is cancelled or `on_sample` returns
+    /// false.
+    pub async fn container_stats(
+        &self,
+        bot: &str,
+        stop: CancellationToken,
+        mut on_sample: impl FnMut(crate::stats::Sample) -> bool,
+    ) -> Result<()> {
+        let bot = self.inner.store.bot(bot).await?;
+        let record = lifecycle::recorded_container(&self.inner.store, &bot).await?;
+        let engine = self.inner.link.engine()?;
+        let mut stream = std::pin::pin!(engine.stats(&record.container_id));
+        let mut count = 0u32;
+        loop {
+            let message = tokio::select! {
+                message = stream.next() => message,
+                () = stop.cancelled() => return Ok(()),
+            };
+            let Some(message) = message else { return Ok(()) };
+            let message = message?;
+            // A container that is not running gets empty readings, forever: that is the end.
+            if message.memory_stats.as_ref().and_then(|m| m.usage).is_none() {
+                return Ok(());
+            }
+            let mut sample = crate::stats::sample(&message);
+            if count % DATA_SIZE_EVERY == 0 {
+                sample.data_bytes = engine.data_size(&record.container_id).await?;
+            }
+            count = count.wrapping_add(1);
+            if !on_sample(sample) {
+                return Ok(());
+            }
+        }
     }
 
     /// The bot's container history, newest first.

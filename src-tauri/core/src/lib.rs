@@ -8,6 +8,7 @@
 //! - [`operations`]: long work with live progress, one operation per bot at a time.
 //! - [`lifecycle`]: creating, starting, stopping and deleting a bot's container.
 //! - [`data`]: a data directory exported, imported and reset as a whole.
+//! - [`stats`]: a running container's CPU and memory from the engine's stats stream.
 //! - [`snapshots`]: capturing a container's state, restoring it, deleting what is not needed.
 //! - [`Berth`]: the object the app holds; every user action starts here.
 
@@ -21,6 +22,7 @@ pub mod lifecycle;
 pub mod operations;
 pub mod progress;
 pub mod snapshots;
+pub mod stats;
 pub mod store;
 mod time;
 

@@ -5,7 +5,7 @@ import {
 import { rerender } from './focus.js';
 
 /** The detail page of the selected bot, with its Container tab. */
-export function renderBotPage(el, state, actions, progressPanel) {
+export function renderBotPage(el, state, actions, progressPanel, resourcePanel) {
   const bot = state.bots.find((b) => b.id === state.selectedBotId);
   if (!bot) {
     rerender(el, () => emptyPage(state, actions));
@@ -27,7 +27,7 @@ export function renderBotPage(el, state, actions, progressPanel) {
       h('button', { class: 'tab', role: 'tab', 'aria-selected': 'true', id: 'tab-container' },
         'Container')),
     h('section', { class: 'tab-panel', role: 'tabpanel', 'aria-labelledby': 'tab-container' },
-      containerTab(bot, state, actions, progressPanel)),
+      containerTab(bot, state, actions, progressPanel, resourcePanel)),
   ]);
 }
 
@@ -42,7 +42,7 @@ function emptyPage(state, actions) {
       : null);
 }
 
-function containerTab(bot, state, actions, progressPanel) {
+function containerTab(bot, state, actions, progressPanel, resourcePanel) {
   const status = state.statuses[bot.id];
   const operation = state.operations[bot.id];
   const running = operation && !operation.outcome;
@@ -77,6 +77,7 @@ function containerTab(bot, state, actions, progressPanel) {
       dismiss(bot, actions)) : null,
     running && progressPanel ? progressPanel.el : null,
     statusPanel(status, containerState),
+    containerState === 'running' && resourcePanel ? resourcePanel.el : null,
     dataSection(bot, can.snapshot, actions),
     snapshotTree(bot, state.snapshots?.[bot.id] ?? [], can.snapshot, actions),
     versionHistory(state.versions[bot.id] ?? []),

@@ -277,6 +277,45 @@ impl Engine {
         Ok(format!("exit code {code}: {}", lines.concat().trim()))
     }
 
+    /// The container's stats stream: one message a second while it runs; it ends when the
+    /// container stops.
+    pub fn stats(
+        &self,
+        id: &str,
+    ) -> impl futures_util::Stream<Item = Result<bollard::models::ContainerStatsResponse>> + '_
+    {
+        let options =
+            bollard::query_parameters::StatsOptionsBuilder::default().stream(true).build();
+        let action = format!("reading the resources of `{id}`");
+        self.docker.stats(id, Some(options)).map(move |m| m.map_err(self.error(action.clone())))
+    }
+
+    /// The data directory's size in bytes, by `du` in the running container; `None` when the
+    /// image has no `du` or the container stopped meanwhile.
+    pub async fn data_size(&self, id: &str) -> Result<Option<u64>> {
+        use bollard::exec::{CreateExecOptions, StartExecResults};
+        let options = CreateExecOptions {
+            // Through sh: a busybox image may have `du` only as a shell applet.
+            cmd: Some(vec!["sh", "-c", "du -sk /data"]),
+            attach_stdout: Some(true),
+            attach_stderr: Some(false),
+            ..Default::default()
+        };
+        let exec = match self.docker.create_exec(id, options).await {
+            Ok(exec) => exec,
+            Err(e) if is_not_found(&e) || is_conflict(&e) => return Ok(None),
+            Err(e) => return Err(self.error(format!("measuring the data of `{id}`"))(e)),
+        };
+        let started = self.docker.start_exec(&exec.id, None).await;
+        let Ok(StartExecResults::Attached { mut output, .. }) = started else { return Ok(None) };
+        let mut text = String::new();
+        while let Some(Ok(chunk)) = output.next().await {
+            text.push_str(&chunk.to_string());
+        }
+        let kib = text.split_whitespace().next().and_then(|n| n.parse::<u64>().ok());
+        Ok(kib.and_then(|k| k.checked_mul(1024)))
+    }
+
     /// The run state of every Berth container the engine has, by bot id.
     pub async fn run_states(&self) -> Result<HashMap<String, RunState>> {
         let filters = HashMap::from([("label".to_owned(), vec![LABEL_BOT.to_owned()])]);
