@@ -160,21 +160,23 @@ pub async fn data_export(
     Ok(Some(info))
 }
 
-/// Asks which archive to import, then starts the import and streams its progress; `None`
-/// when the user cancelled the dialog.
+/// Asks which archive to import, then starts the import (after a snapshot named `save_as`,
+/// when given) and streams its progress; `None` when the user cancelled the dialog.
 #[tauri::command]
 pub async fn data_import(
     app: AppHandle,
     berth: State<'_, Berth>,
     bot_id: String,
     mode: ImportMode,
+    save_as: Option<String>,
     on_progress: Channel<OperationEvent>,
 ) -> Reply<Option<OperationInfo>> {
-    berth.bot(&bot_id).await?;
+    // A refused snapshot name is said before the file dialog asks anything.
+    berth.snapshot_name_to_take(&bot_id, save_as.as_deref()).await?;
     let Some(path) = crate::dialogs::open_archive(&app).await else {
         return Ok(None);
     };
-    let watcher = berth.data_import(&bot_id, &path, mode).await?;
+    let watcher = berth.data_import(&bot_id, &path, mode, save_as.as_deref()).await?;
     let info = watcher.info().clone();
     stream(watcher, on_progress);
     Ok(Some(info))

@@ -153,7 +153,7 @@ async fn berth_export(berth: &Berth, bot: &str, archive: &Path) -> Timed {
 /// removes what it set aside.
 async fn berth_import(berth: &Berth, bot: &str, archive: &Path) -> Timed {
     let started = Instant::now();
-    let watcher = berth.data_import(bot, archive, ImportMode::Replace).await.expect("starts");
+    let watcher = berth.data_import(bot, archive, ImportMode::Replace, None).await.expect("starts");
     follow(started, watcher).await
 }
 

@@ -15,7 +15,7 @@ async fn export(t: &TestBerth, bot: &str, path: &Path) -> Outcome {
 }
 
 async fn import(t: &TestBerth, bot: &str, path: &Path, mode: ImportMode) -> Outcome {
-    follow(t.berth.data_import(bot, path, mode).await.expect("import starts")).await.0
+    follow(t.berth.data_import(bot, path, mode, None).await.expect("import starts")).await.0
 }
 
 fn failure(outcome: Outcome) -> berth_core::ErrorPayload {

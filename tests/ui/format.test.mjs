@@ -4,7 +4,8 @@ import { test } from 'node:test';
 
 import {
   actionsFor, defaultSnapshotName, engineBanner, engineLine, formatBytes, formErrors, percentOf,
-  progressView, resourceView, snapshotSizes, sparklinePoints, stateLabel, versionLabel,
+  progressView, resourceView, snapshotSizes, sparklinePoints, stateLabel, uniqueName,
+  versionLabel,
 } from '../../ui/js/format.js';
 
 test('bytes read as the docker CLI writes them', () => {
@@ -160,4 +161,13 @@ test('sparklines scale to the largest value, newest at the right, skipping gaps'
   assert.equal(sparklinePoints([0, 0], 100, 10, 2), '0.0,10.0 100.0,10.0', 'flat lies low');
   assert.equal(sparklinePoints([], 100, 10, 5), '');
   assert.ok(!sparklinePoints([1, NaN, 2], 100, 10, 3).includes('NaN'));
+});
+
+test('suggested snapshot names do not repeat one the bot has', () => {
+  assert.equal(uniqueName('Before restoring A', ['x']), 'Before restoring A');
+  assert.equal(uniqueName('Before restoring A', ['before restoring a']), 'Before restoring A (2)');
+  assert.equal(uniqueName('B', ['B', 'B (2)']), 'B (3)');
+  const long = 'é'.repeat(70);
+  assert.equal([...uniqueName(long, [])].length, 64);
+  assert.equal([...uniqueName(long, ['é'.repeat(64)])].length, 64);
 });

@@ -212,3 +212,13 @@ export function sparklinePoints(values, width, height, slots = SAMPLES_KEPT) {
   });
   return points.join(' ');
 }
+
+/** `base`, or `base (2)`, `base (3)`… whichever no name in `taken` has, ignoring case; at
+ * most 64 characters, as snapshot names are. */
+export function uniqueName(base, taken) {
+  const used = new Set(taken.map((name) => name.toLowerCase()));
+  const fit = (text, suffix) => `${[...text].slice(0, 64 - suffix.length).join('')}${suffix}`;
+  let candidate = fit(base, '');
+  for (let n = 2; used.has(candidate.toLowerCase()); n += 1) candidate = fit(base, ` (${n})`);
+  return candidate;
+}

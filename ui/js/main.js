@@ -9,14 +9,14 @@ import * as operationsApi from './api/operations.js';
 import * as snapshotsApi from './api/snapshots.js';
 import * as statsApi from './api/stats.js';
 import * as versionsApi from './api/versions.js';
-import { defaultSnapshotName, SAMPLES_KEPT } from './format.js';
+import { defaultSnapshotName, SAMPLES_KEPT, uniqueName } from './format.js';
 import { listen, toError } from './ipc.js';
 import { createStore, initialState, withKey } from './store.js';
 import { renderBanner } from './views/banner.js';
 import { renderBotPage } from './views/botPage.js';
 import {
-  confirmDialog, importDialog, newBotDialog, resetDialog, restoreDialog, snapshotDialog,
-  updateImageDialog,
+  confirmDialog, importDialog, newBotDialog, replaceDialog, resetDialog, restoreDialog,
+  snapshotDialog, updateImageDialog,
 } from './views/dialogs.js';
 import { createProgressPanel } from './views/progress.js';
 import { createResourcePanel } from './views/resources.js';
@@ -240,6 +240,12 @@ async function startLong(botId, begin, rethrow = false) {
   }
 }
 
+/** A snapshot name the bot has no snapshot of yet, from `base`. */
+function freeSnapshotName(botId, base) {
+  const taken = (store.get().snapshots[botId] ?? []).map((snapshot) => snapshot.name);
+  return uniqueName(base, taken);
+}
+
 const actions = {
   selectBot(botId) {
     sessionStorage.setItem(SELECTION_KEY, botId);
@@ -272,12 +278,10 @@ const actions = {
       (onEvent) => snapshotsApi.create(bot.id, name, onEvent), true));
   },
 
-  async restoreSnapshot(bot, snapshot) {
-    const suggested = `Before restoring ${snapshot.name}`.slice(0, 64);
-    const answer = await restoreDialog(bot, snapshot, suggested);
-    if (!answer.confirmed) return;
-    await startLong(bot.id,
-      (onEvent) => snapshotsApi.restore(bot.id, snapshot.id, answer.saveAs, onEvent));
+  restoreSnapshot(bot, snapshot) {
+    const suggested = freeSnapshotName(bot.id, `Before restoring ${snapshot.name}`);
+    restoreDialog(bot, snapshot, suggested, (saveAs) => startLong(bot.id,
+      (onEvent) => snapshotsApi.restore(bot.id, snapshot.id, saveAs, onEvent), true));
   },
 
   exportData(bot) {
@@ -286,14 +290,19 @@ const actions = {
 
   async importData(bot) {
     const mode = await importDialog(bot);
-    if (mode === null) return;
-    await startLong(bot.id, (onEvent) => dataApi.importData(bot.id, mode, onEvent));
+    if (mode === 'merge') {
+      await startLong(bot.id, (onEvent) => dataApi.importData(bot.id, mode, null, onEvent));
+    } else if (mode === 'replace') {
+      const suggested = freeSnapshotName(bot.id, `Before import ${defaultSnapshotName().slice(9)}`);
+      replaceDialog(bot, suggested, (saveAs) => startLong(bot.id,
+        (onEvent) => dataApi.importData(bot.id, mode, saveAs, onEvent), true));
+    }
   },
 
-  async resetData(bot) {
-    const answer = await resetDialog(bot, `Before reset ${defaultSnapshotName().slice(9)}`);
-    if (!answer.confirmed) return;
-    await startLong(bot.id, (onEvent) => dataApi.resetData(bot.id, answer.saveAs, onEvent));
+  resetData(bot) {
+    const suggested = freeSnapshotName(bot.id, `Before reset ${defaultSnapshotName().slice(9)}`);
+    resetDialog(bot, suggested, (saveAs) => startLong(bot.id,
+      (onEvent) => dataApi.resetData(bot.id, saveAs, onEvent), true));
   },
 
   async deleteSnapshot(bot, snapshot) {
@@ -420,6 +429,16 @@ function listenToKeys() {
   });
 }
 
+/** Snapshots can break from outside (an image removed, a data file moved): the open bot's list
+ * is checked again this often. */
+const SNAPSHOTS_REFRESH_MS = 15000;
+
+function recheckSnapshots() {
+  setInterval(() => {
+    if (!document.hidden) refreshStatus(store.get().selectedBotId, true);
+  }, SNAPSHOTS_REFRESH_MS);
+}
+
 function refreshTasksWhileRunning() {
   setInterval(() => {
     const { selectedBotId, statuses } = store.get();
@@ -438,6 +457,7 @@ async function start() {
   await refreshStatus(store.get().selectedBotId, true);
   await attachToRunningOperations();
   refreshTasksWhileRunning();
+  recheckSnapshots();
   document.body.dataset.ready = 'true';
   requestAnimationFrame(() => requestAnimationFrame(() => engineApi.markPainted()));
 }

@@ -67,13 +67,23 @@ impl std::fmt::Display for Invalid {
         match self {
             Invalid::Empty => f.write_str("the file is empty"),
             Invalid::NotAnArchive => f.write_str("it is not a tar or tar.gz archive"),
-            Invalid::Damaged(reason) => write!(f, "the archive is damaged or cut short: {reason}"),
+            Invalid::Damaged(reason) => {
+                write!(f, "the archive is damaged or cut short ({})", readable(reason))
+            }
             Invalid::NoEntries => f.write_str("the archive holds nothing"),
             Invalid::Refused(refusals) => {
                 write!(f, "{} entries cannot be imported safely", refusals.len())
             }
         }
     }
+}
+
+/// A reader's message for people: cut where it starts quoting the bytes of a damaged header
+/// (the first one that is not printable ASCII), and at 120 characters.
+fn readable(reason: &str) -> String {
+    let kept: String =
+        reason.chars().take_while(|c| c.is_ascii() && !c.is_control()).take(120).collect();
+    kept.trim_end_matches([':', ' ']).to_owned()
 }
 
 /// One entry that is refused, and why.

@@ -264,10 +264,7 @@ impl Berth {
         save_as: Option<&str>,
     ) -> Result<Watcher> {
         let snapshot = self.bot_snapshot(bot, snapshot).await?;
-        let save_as = save_as.map(Name::parse_snapshot).transpose()?;
-        if let Some(name) = &save_as {
-            self.refuse_taken_name(bot, name).await?;
-        }
+        let save_as = self.snapshot_name_to_take(bot, save_as).await?;
         let dir = self.inner.config.snapshots_dir.clone();
         let grace = self.inner.config.stop_grace_secs;
         self.spawn_long(bot, OperationKind::Restore, move |engine, store, bot, op| async move {
@@ -275,7 +272,11 @@ impl Berth {
                 snapshots::capture(&engine, &store, &dir, &bot, &name, &op).await?;
                 op.report(|p| p.transfer = None);
             }
-            snapshots::restore(&engine, &store, &dir, &bot, &snapshot, grace, &op).await.map(|_| ())
+            let version = snapshots::restore(&engine, &store, &dir, &bot, &snapshot, grace, &op);
+            let version = version.await?;
+            let note = format!("Restored “{}”: version {}", snapshot.name, version.number);
+            op.report(|p| p.note = Some(note));
+            Ok(())
         })
         .await
     }
@@ -301,10 +302,17 @@ impl Berth {
         bot: &str,
         path: &std::path::Path,
         mode: ImportMode,
+        save_as: Option<&str>,
     ) -> Result<Watcher> {
+        let save_as = self.snapshot_name_to_take(bot, save_as).await?;
         let path = path.to_owned();
         let work = self.inner.config.work_dir.clone();
+        let dir = self.inner.config.snapshots_dir.clone();
         self.spawn_long(bot, OperationKind::Import, move |engine, store, bot, op| async move {
+            if let Some(name) = save_as {
+                snapshots::capture(&engine, &store, &dir, &bot, &name, &op).await?;
+                op.report(|p| p.transfer = None);
+            }
             data::import(&engine, &store, &bot, (&path, mode), &work, &op).await?;
             let note = format!("Imported {}", path.display());
             op.report(|p| p.note = Some(note));
@@ -316,17 +324,16 @@ impl Berth {
     /// Starts emptying the bot's data directory, after saving the current state as snapshot
     /// `save_as` when given.
     pub async fn data_reset(&self, bot: &str, save_as: Option<&str>) -> Result<Watcher> {
-        let save_as = save_as.map(Name::parse_snapshot).transpose()?;
-        if let Some(name) = &save_as {
-            self.refuse_taken_name(bot, name).await?;
-        }
+        let save_as = self.snapshot_name_to_take(bot, save_as).await?;
         let dir = self.inner.config.snapshots_dir.clone();
         self.spawn_long(bot, OperationKind::ResetData, move |engine, store, bot, op| async move {
             if let Some(name) = save_as {
                 snapshots::capture(&engine, &store, &dir, &bot, &name, &op).await?;
                 op.report(|p| p.transfer = None);
             }
-            data::reset(&engine, &store, &bot, &op).await
+            data::reset(&engine, &store, &bot, &op).await?;
+            op.report(|p| p.note = Some("The data directory is empty".to_owned()));
+            Ok(())
         })
         .await
     }
@@ -357,6 +364,18 @@ impl Berth {
             return Err(Error::SnapshotNotFound { snapshot: snapshot.to_owned() });
         }
         Ok(found)
+    }
+
+    /// The name of a snapshot to take before some work, checked before the work starts (and
+    /// before a file dialog asks anything).
+    pub async fn snapshot_name_to_take(
+        &self,
+        bot: &str,
+        name: Option<&str>,
+    ) -> Result<Option<Name>> {
+        let Some(name) = name.map(Name::parse_snapshot).transpose()? else { return Ok(None) };
+        self.refuse_taken_name(bot, &name).await?;
+        Ok(Some(name))
     }
 
     async fn refuse_taken_name(&self, bot: &str, name: &Name) -> Result<()> {

@@ -165,7 +165,7 @@ pub(crate) async fn capture(
         Ok::<_, Error>((image, data))
     }
     .await;
-    let resumed = if pause { engine.unpause_container(&container.id).await } else { Ok(()) };
+    let resumed = if pause { resume(engine, &container.id).await } else { Ok(()) };
 
     let (mut image, data) = match captured {
         Ok((image, data)) => (Some(image), data),
@@ -222,6 +222,19 @@ pub(crate) async fn capture(
         tracing::info!(bot = %bot.id, snapshot = %id, "snapshot taken");
     }
     finished
+}
+
+/// Resumes a container paused for a capture. One that was stopped or removed meanwhile (a
+/// `docker kill` from outside) needs no resuming: what was captured while it was paused
+/// stands.
+async fn resume(engine: &Engine, container: &str) -> Result<()> {
+    let Err(error) = engine.unpause_container(container).await else { return Ok(()) };
+    let state = engine.inspect_container(container).await?.map(|facts| facts.state);
+    if state != Some(RunState::Paused) {
+        tracing::info!(%container, ?state, "stopped during the capture; nothing to resume");
+        return Ok(());
+    }
+    Err(error)
 }
 
 fn taken(bot: &Bot, name: &Name) -> Error {

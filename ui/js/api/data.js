@@ -4,9 +4,10 @@ import { channel, invoke } from '../ipc.js';
 export const exportData = (botId, onEvent) =>
   invoke('data_export', { botId, onProgress: channel(onEvent) });
 
-/** Asks which archive to import ('merge' or 'replace'); null when the user cancelled. */
-export const importData = (botId, mode, onEvent) =>
-  invoke('data_import', { botId, mode, onProgress: channel(onEvent) });
+/** Asks which archive to import ('merge' or 'replace'), first saving a snapshot named
+ * `saveAs` unless it is null; resolves to null when the user cancelled the file dialog. */
+export const importData = (botId, mode, saveAs, onEvent) =>
+  invoke('data_import', { botId, mode, saveAs, onProgress: channel(onEvent) });
 
 /** Empties the data directory, first saving a snapshot named `saveAs` unless it is null. */
 export const resetData = (botId, saveAs, onEvent) =>

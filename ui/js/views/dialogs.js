@@ -158,36 +158,93 @@ export function snapshotDialog(bot, suggested, submit) {
   name.select();
 }
 
-/** Asks before a restore, offering (on by default) to save the current state first. Resolves
- * to { confirmed, saveAs } where saveAs is the name to save under, or null. */
-export function restoreDialog(bot, snapshot, suggested) {
-  return new Promise((resolve) => {
-    const save = h('input', {
-      type: 'checkbox', id: 'restore-save', checked: true, 'data-test': 'restore-save',
-    });
-    const name = h('input', {
-      id: 'restore-save-name', value: suggested, autocomplete: 'off',
-      'aria-label': 'Name of the snapshot of the current state',
-    });
-    save.addEventListener('change', () => { name.disabled = !save.checked; });
-    let confirmed = false;
-    const dialog = h('dialog', { class: 'dialog', 'aria-labelledby': 'restore-title' },
-      h('form', { method: 'dialog', onsubmit: () => { confirmed = true; } },
-        h('h2', { id: 'restore-title' }, `Restore ${bot.name} to “${snapshot.name}”?`),
-        h('p', {}, 'The container\'s files and data directory return to what they were when '
-          + 'the snapshot was taken. Whatever changed since is replaced.'),
-        h('label', { class: 'check' }, save, 'First take a snapshot of the current state'),
-        name,
-        h('div', { class: 'dialog-actions' },
-          h('button', { type: 'button', class: 'button', autofocus: true, onclick: () => close() },
-            'Cancel'),
-          h('button', { type: 'submit', class: 'button danger', 'data-test': 'confirm-restore' },
-            'Restore'))));
-    dialog.addEventListener('close', () => resolve({
-      confirmed,
-      saveAs: save.checked ? name.value : null,
-    }));
-    const close = openModal(dialog);
+/**
+ * A confirmation of something destructive with an offer, on by default, to take a snapshot
+ * first under a name the user may edit. `submit(saveAs)` (saveAs null when unticked) starts
+ * the work; a refusal (a taken name, say) shows under the name and keeps the dialog open.
+ * Enter in the name field does nothing: only the button confirms.
+ */
+function confirmWithSnapshot({ id, title, body, confirmLabel, suggested, submit }) {
+  const save = h('input', {
+    type: 'checkbox', id: `${id}-save`, checked: true, 'data-test': `${id}-save`,
+  });
+  const name = h('input', {
+    id: `${id}-save-name`, value: suggested, autocomplete: 'off',
+    'aria-label': 'Name of the snapshot taken first', 'aria-describedby': `${id}-error`,
+    'data-test': `${id}-save-name`,
+    onkeydown: (event) => { if (event.key === 'Enter') event.preventDefault(); },
+  });
+  const error = h('p', { class: 'field-error', id: `${id}-error`, role: 'alert' });
+  save.addEventListener('change', () => { name.disabled = !save.checked; });
+  const confirmButton = h('button', {
+    type: 'submit', class: 'button danger', 'data-test': `confirm-${id}`,
+  }, confirmLabel);
+  const form = h('form', {
+    novalidate: true,
+    onsubmit: async (event) => {
+      event.preventDefault();
+      confirmButton.disabled = true;
+      try {
+        await submit(save.checked ? name.value : null);
+        close();
+      } catch (failure) {
+        error.textContent = failure.message;
+        name.setAttribute('aria-invalid', 'true');
+        if (!name.disabled) name.focus();
+      } finally {
+        confirmButton.disabled = false;
+      }
+    },
+  },
+  h('h2', { id: `${id}-title` }, title),
+  h('p', {}, body),
+  h('label', { class: 'check' }, save, 'First take a snapshot'),
+  name,
+  error,
+  h('div', { class: 'dialog-actions' },
+    h('button', { type: 'button', class: 'button', autofocus: true, onclick: () => close() },
+      'Cancel'),
+    confirmButton));
+  const dialog = h('dialog', { class: 'dialog', 'aria-labelledby': `${id}-title` }, form);
+  const close = openModal(dialog);
+}
+
+/** Asks before a restore; see confirmWithSnapshot. */
+export function restoreDialog(bot, snapshot, suggested, submit) {
+  confirmWithSnapshot({
+    id: 'restore',
+    title: `Restore ${bot.name} to “${snapshot.name}”?`,
+    body: 'The container\'s files and data directory return to what they were when the '
+      + 'snapshot was taken. Whatever changed since is replaced.',
+    confirmLabel: 'Restore',
+    suggested,
+    submit,
+  });
+}
+
+/** Asks before emptying the data directory; see confirmWithSnapshot. */
+export function resetDialog(bot, suggested, submit) {
+  confirmWithSnapshot({
+    id: 'reset',
+    title: `Reset the data of ${bot.name}?`,
+    body: 'Everything in the data directory (/data) is deleted. The container and what is '
+      + 'installed in it stay.',
+    confirmLabel: 'Reset data',
+    suggested,
+    submit,
+  });
+}
+
+/** Asks before an import that replaces the data directory; see confirmWithSnapshot. */
+export function replaceDialog(bot, suggested, submit) {
+  confirmWithSnapshot({
+    id: 'replace',
+    title: `Replace the data of ${bot.name}?`,
+    body: 'After the import the data directory holds exactly the archive: files it does not '
+      + 'have are deleted. You choose the archive next.',
+    confirmLabel: 'Choose archive…',
+    suggested,
+    submit,
   });
 }
 
@@ -216,38 +273,5 @@ export function importDialog(bot) {
     dialog.addEventListener('close', () => resolve(chosen));
     const close = openModal(dialog);
     form.querySelector('input[name=import-mode]:checked').focus();
-  });
-}
-
-/** Asks before emptying the data directory, offering (on by default) a snapshot first.
- * Resolves to { confirmed, saveAs }. */
-export function resetDialog(bot, suggested) {
-  return new Promise((resolve) => {
-    const save = h('input', {
-      type: 'checkbox', id: 'reset-save', checked: true, 'data-test': 'reset-save',
-    });
-    const name = h('input', {
-      id: 'reset-save-name', value: suggested, autocomplete: 'off',
-      'aria-label': 'Name of the snapshot taken first',
-    });
-    save.addEventListener('change', () => { name.disabled = !save.checked; });
-    let confirmed = false;
-    const dialog = h('dialog', { class: 'dialog', 'aria-labelledby': 'reset-title' },
-      h('form', { method: 'dialog', onsubmit: () => { confirmed = true; } },
-        h('h2', { id: 'reset-title' }, `Reset the data of ${bot.name}?`),
-        h('p', {}, 'Everything in the data directory (/data) is deleted. The container and '
-          + 'what is installed in it stay.'),
-        h('label', { class: 'check' }, save, 'First take a snapshot'),
-        name,
-        h('div', { class: 'dialog-actions' },
-          h('button', { type: 'button', class: 'button', autofocus: true, onclick: () => close() },
-            'Cancel'),
-          h('button', { type: 'submit', class: 'button danger', 'data-test': 'confirm-reset' },
-            'Reset data'))));
-    dialog.addEventListener('close', () => resolve({
-      confirmed,
-      saveAs: save.checked ? name.value : null,
-    }));
-    const close = openModal(dialog);
   });
 }

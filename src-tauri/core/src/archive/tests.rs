@@ -276,3 +276,14 @@ fn free_space_keeps_a_margin() {
         "no overflow"
     );
 }
+
+#[test]
+fn a_damaged_header_is_described_without_its_bytes() {
+    let reason =
+        "numeric field did not have utf-8 text: \u{8b}\u{fffd}c\u{fffd} when getting cksum";
+    let shown = Invalid::Damaged(reason.to_owned()).to_string();
+    assert_eq!(
+        shown,
+        "the archive is damaged or cut short (numeric field did not have utf-8 text)"
+    );
+}
