@@ -4,18 +4,23 @@
 //! - [`commands`]: the commands the UI calls, each a few lines over one domain call.
 //! - [`dialogs`]: the native file dialogs, behind a seam the end-to-end tests script.
 //! - [`events`]: domain changes forwarded to the UI as events.
+//! - [`instance`]: one Berth per data directory; another launch shows its window.
 //! - [`logging`]: `tracing` to stderr and to a rolling file.
 
 mod commands;
 mod dialogs;
 mod events;
+mod instance;
 mod logging;
 mod setup;
 
 /// Builds and runs the app until its last window closes.
 pub fn run() {
     let started = std::time::Instant::now();
+    let data_dir = std::env::var_os(setup::DATA_DIR_VAR);
     let app = tauri::Builder::default()
+        // First, so that a second launch stops before it sets anything up.
+        .plugin(instance::plugin(data_dir.as_deref()))
         .plugin(tauri_plugin_dialog::init())
         .manage(commands::StatsWatches::default())
         .setup(move |app| setup::run(app, started))

@@ -10,7 +10,7 @@ use tauri::{App, AppHandle, Manager, RunEvent};
 use crate::{events, logging};
 
 /// Overrides the directory for the store and logs; tests point it at a temporary one.
-const DATA_DIR_VAR: &str = "BERTH_DATA_DIR";
+pub const DATA_DIR_VAR: &str = "BERTH_DATA_DIR";
 /// Extra labels for engine resources, as `key=value,key=value`; tests use them to clean up.
 const LABELS_VAR: &str = "BERTH_LABELS";
 

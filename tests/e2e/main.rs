@@ -395,6 +395,51 @@ async fn export_reset_and_import_bring_the_files_back() {
 }
 
 #[tokio::test]
+async fn launching_again_shows_the_running_window_instead() {
+    assert!(
+        std::env::var_os("DBUS_SESSION_BUS_ADDRESS").is_some(),
+        "one instance per data directory needs a D-Bus session bus: run through scripts/test"
+    );
+    let s = Session::launch().await;
+    s.create_bot("Only one", &test_image("latest")).await;
+
+    let started = Instant::now();
+    let mut second = Command::new(env!("CARGO_BIN_EXE_berth"))
+        .env("BERTH_DATA_DIR", s._data.path())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("a second launch starts");
+    let status = loop {
+        if let Some(status) = second.try_wait().expect("waits") {
+            break status;
+        }
+        if started.elapsed() > Duration::from_secs(20) {
+            let _ = second.kill();
+            panic!("the second launch kept running beside the first");
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert!(status.success(), "the second launch ends quietly: {status}");
+
+    // The first one heard it, and goes on as before.
+    let logs = s._data.path().join("logs");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let text: String = std::fs::read_dir(&logs)
+            .map(|d| d.flatten().filter_map(|e| std::fs::read_to_string(e.path()).ok()).collect())
+            .unwrap_or_default();
+        if text.contains("shown for another launch") {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the running window was not shown");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    s.wait_for_text("[data-test=bot-title]", "Only one", Duration::from_secs(5)).await;
+    s.close().await;
+}
+
+#[tokio::test]
 async fn a_refused_name_says_why_in_the_form() {
     let s = Session::launch().await;
     s.click("new-bot").await;
