@@ -6,13 +6,17 @@
 //! - [`events`]: domain changes forwarded to the UI as events.
 //! - [`instance`]: one Berth per data directory; another launch shows its window.
 //! - [`logging`]: `tracing` to stderr and to a rolling file.
+//! - [`tray`]: quick actions in the system tray, and [`quit`]: quitting, asked first while
+//!   an operation runs.
 
 mod commands;
 mod dialogs;
 mod events;
 mod instance;
 mod logging;
+mod quit;
 mod setup;
+mod tray;
 
 /// Builds and runs the app until its last window closes.
 pub fn run() {
@@ -24,6 +28,7 @@ pub fn run() {
         .plugin(tauri_plugin_dialog::init())
         .manage(commands::StatsWatches::default())
         .setup(move |app| setup::run(app, started))
+        .on_window_event(setup::on_window_event)
         .invoke_handler(tauri::generate_handler![
             commands::engine_inspect,
             commands::bot_list,

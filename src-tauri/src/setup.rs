@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use std::time::Instant;
 
 use berth_core::{Berth, Config};
-use tauri::{App, AppHandle, Manager, RunEvent};
+use tauri::{App, AppHandle, Manager, RunEvent, Window, WindowEvent};
 
 use crate::{events, logging};
 
@@ -26,8 +26,37 @@ pub fn run(app: &mut App, started: Instant) -> Result<(), Box<dyn std::error::Er
 
     let berth = start_domain(&data_dir)?;
     events::forward(app.handle().clone(), &berth);
+    let tray = crate::tray::install(app.handle());
+    app.manage(TrayShown(tray.is_some()));
+    if let Some(tray) = tray {
+        app.manage(tray);
+        let (handle, domain) = (app.handle().clone(), berth.clone());
+        tauri::async_runtime::spawn(async move { crate::tray::rebuild(&handle, &domain).await });
+    }
     app.manage(berth);
     Ok(())
+}
+
+/// Whether the tray icon shows: closing the window then keeps Berth there.
+pub struct TrayShown(pub bool);
+
+/// Closing the window hides it when the tray shows Berth; otherwise it quits, asking first
+/// while an operation runs.
+pub fn on_window_event(window: &Window, event: &WindowEvent) {
+    let WindowEvent::CloseRequested { api, .. } = event else { return };
+    let app = window.app_handle();
+    if app.try_state::<TrayShown>().is_some_and(|t| t.0) {
+        api.prevent_close();
+        if let Err(error) = window.hide() {
+            tracing::warn!(%error, "could not hide the window");
+        }
+        return;
+    }
+    let berth = app.try_state::<Berth>();
+    if berth.is_some_and(|b| !b.operations().is_empty()) {
+        api.prevent_close();
+        crate::quit::ask(app);
+    }
 }
 
 pub fn on_run_event(app: &AppHandle, event: RunEvent) {

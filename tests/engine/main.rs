@@ -408,3 +408,19 @@ async fn resources_come_from_the_stats_stream() {
     );
     assert!(ended.await.is_ok(), "a stopped container's stream ends");
 }
+
+#[tokio::test]
+async fn start_twice_at_once_is_harmless() {
+    let t = TestBerth::start().await;
+    let bot = t.running_bot("double").await;
+    t.berth.container_stop(&bot.id).await.expect("stops");
+    // As two quick presses of Start in the tray: one starts, the other finds it busy or done.
+    let (first, second) =
+        tokio::join!(t.berth.container_start(&bot.id), t.berth.container_start(&bot.id));
+    for result in [first, second] {
+        assert!(result.as_ref().map_or_else(|e| e.kind() == "busy", |()| true), "{result:?}");
+    }
+    assert_eq!(state_of(&t, &bot.id).await, ContainerState::Running);
+    t.berth.container_start(&bot.id).await.expect("and once more, when it already runs");
+    assert_eq!(t.leftovers().len(), 2, "one container, one volume");
+}

@@ -417,6 +417,12 @@ function listenToBackend() {
     refreshStatus(store.get().selectedBotId);
   });
   listen('operations://changed', attachToRunningOperations);
+  // The tray's Open shows the window on a bot; a tray action that failed says why there.
+  listen('tray://open-bot', (botId) => actions.selectBot(botId));
+  listen('tray://failed', ({ botId, kind, message }) => {
+    actions.selectBot(botId);
+    setError(botId, { kind, message });
+  });
 }
 
 function listenToKeys() {
