@@ -238,6 +238,12 @@ impl StatsWatches {
     }
 }
 
+/// What Berth put right at start: operations an earlier run left unfinished.
+#[tauri::command]
+pub fn repair_list(berth: State<'_, Berth>) -> Vec<berth_core::journal::Repair> {
+    berth.repairs()
+}
+
 #[tauri::command]
 pub fn operation_list(berth: State<'_, Berth>) -> Vec<OperationInfo> {
     berth.operations()

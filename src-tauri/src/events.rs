@@ -8,6 +8,7 @@ pub const BOTS_CHANGED: &str = "bots://changed";
 pub const CONTAINER_CHANGED: &str = "container://changed";
 pub const ENGINE_CHANGED: &str = "engine://changed";
 pub const OPERATIONS_CHANGED: &str = "operations://changed";
+pub const REPAIRS_CHANGED: &str = "repairs://changed";
 /// A tray action failed: `{botId, kind, message}`.
 pub const TRAY_FAILED: &str = "tray://failed";
 
@@ -27,6 +28,7 @@ pub fn forward(app: AppHandle, berth: &Berth) {
                 Change::Container { .. } => app.emit(CONTAINER_CHANGED, &change),
                 Change::Engine { status } => app.emit(ENGINE_CHANGED, status),
                 Change::Operations => app.emit(OPERATIONS_CHANGED, ()),
+                Change::Repairs => app.emit(REPAIRS_CHANGED, ()),
             };
             if let Err(error) = emitted {
                 tracing::warn!(%error, "could not send a change to the window");

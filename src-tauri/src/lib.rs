@@ -51,6 +51,7 @@ pub fn run() {
             commands::data_import,
             commands::data_reset,
             commands::operation_list,
+            commands::repair_list,
             commands::operation_watch,
             commands::operation_cancel,
             commands::window_mark_painted,

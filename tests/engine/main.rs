@@ -1,5 +1,7 @@
 //! Bot lifecycle on a real Docker engine, with images from the local registry.
 
+#[cfg(feature = "crash-points")]
+mod crash;
 mod data;
 mod snapshots;
 mod support;

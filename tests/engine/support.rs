@@ -43,12 +43,29 @@ impl TestBerth {
     pub async fn start_on(host: String) -> TestBerth {
         let dir = tempfile::tempdir().expect("temp dir");
         let run = uuid();
-        let mut config = Config::new(dir.path().join("berth.db"));
-        config.engine_host = host;
-        config.labels = BTreeMap::from([(TEST_LABEL.to_owned(), run.clone())]);
-        config.stop_grace_secs = 2;
-        let berth = Berth::start(config).await.expect("berth starts");
+        let berth = Self::berth(dir.path(), &run, host).await;
         TestBerth { berth, run, dir }
+    }
+
+    async fn berth(dir: &std::path::Path, run: &str, host: String) -> Berth {
+        let mut config = Config::new(dir.join("berth.db"));
+        config.engine_host = host;
+        config.labels = BTreeMap::from([(TEST_LABEL.to_owned(), run.to_owned())]);
+        config.stop_grace_secs = 2;
+        Berth::start(config).await.expect("berth starts")
+    }
+
+    /// Stops this Berth and starts another on the same store, as a restarted app does.
+    pub async fn reopen(&mut self) {
+        self.berth.shutdown();
+        let host = berth_core::engine::Endpoint::from_env();
+        self.berth = Self::berth(self.dir.path(), &self.run, host).await;
+        self.berth.engine_settled().await;
+    }
+
+    /// The SQLite file, and the label value, for another process on this store.
+    pub fn store_and_run(&self) -> (std::path::PathBuf, &str) {
+        (self.dir.path().join("berth.db"), &self.run)
     }
 
     /// Creates the bot's container and waits for the operation's end, collecting every event.

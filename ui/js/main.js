@@ -202,6 +202,26 @@ async function attachToRunningOperations() {
   }
 }
 
+/** Repairs already shown, so that each is told once. */
+let repairsShown = 0;
+
+/** Tells what Berth put right at start, on the page of the bot it concerns. */
+async function showRepairs() {
+  const repairs = await operationsApi.repairs();
+  const fresh = repairs.slice(repairsShown);
+  repairsShown = repairs.length;
+  if (fresh.length === 0) return;
+  store.update((s) => {
+    let { notices } = s;
+    for (const repair of fresh) {
+      const earlier = notices[repair.botId];
+      notices = withKey(notices, repair.botId, earlier ? `${earlier} ${repair.message}` : repair.message);
+    }
+    return { notices };
+  });
+  refreshBots();
+}
+
 // ---- user actions -------------------------------------------------------------------------
 
 function setError(botId, error) {
@@ -417,6 +437,7 @@ function listenToBackend() {
     refreshStatus(store.get().selectedBotId);
   });
   listen('operations://changed', attachToRunningOperations);
+  listen('repairs://changed', showRepairs);
   // The tray's Open shows the window on a bot; a tray action that failed says why there.
   listen('tray://open-bot', (botId) => actions.selectBot(botId));
   listen('tray://failed', ({ botId, kind, message }) => {
@@ -462,6 +483,7 @@ async function start() {
   await Promise.all([refreshEngine(), refreshBots()]);
   await refreshStatus(store.get().selectedBotId, true);
   await attachToRunningOperations();
+  await showRepairs();
   refreshTasksWhileRunning();
   recheckSnapshots();
   document.body.dataset.ready = 'true';

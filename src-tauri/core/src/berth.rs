@@ -15,6 +15,7 @@ use crate::bots::{Bot, BotName, ImageRef, Name};
 use crate::data::{self, ImportMode};
 use crate::engine::link::{EngineLink, EngineStatus, LinkEvent};
 use crate::error::{Error, Result};
+use crate::journal::{self, Repair};
 use crate::lifecycle::{self, ContainerStatus, STOP_GRACE_SECS};
 use crate::operations::{
     OperationHandle, OperationInfo, OperationKind, Operations, Outcome, Watcher,
@@ -70,6 +71,8 @@ pub enum Change {
     Engine { status: EngineStatus },
     /// An operation started or ended.
     Operations,
+    /// Berth repaired operations an earlier run left unfinished.
+    Repairs,
 }
 
 /// A bot with the state shown by its dot in the sidebar.
@@ -94,6 +97,8 @@ struct Inner {
     operations: Operations,
     changes: broadcast::Sender<Change>,
     stop: CancellationToken,
+    /// What the repair at start did, for the window to tell.
+    repairs: std::sync::Mutex<Vec<Repair>>,
 }
 
 impl Berth {
@@ -119,8 +124,108 @@ impl Berth {
         tokio::spawn(relay_link_events(link_rx, changes.clone(), stop.clone()));
 
         let operations = Operations::default();
-        let inner = Inner { config, store, link, operations, changes, stop };
-        Ok(Berth { inner: Arc::new(inner) })
+        let repairs = std::sync::Mutex::default();
+        let inner = Inner { config, store, link, operations, changes, stop, repairs };
+        let berth = Berth { inner: Arc::new(inner) };
+        tokio::spawn(berth.clone().repair_interrupted());
+        Ok(berth)
+    }
+
+    /// What Berth put right at start: operations an earlier run left unfinished, and
+    /// containers of bots it does not know.
+    pub fn repairs(&self) -> Vec<Repair> {
+        self.inner.repairs.lock().unwrap_or_else(std::sync::PoisonError::into_inner).clone()
+    }
+
+    /// Repairs every interrupted operation once the engine answers, each as an operation on
+    /// its bot so that nothing else runs there meanwhile.
+    async fn repair_interrupted(self) {
+        let unrepaired = match self.inner.store.unrepaired().await {
+            Ok(found) => found,
+            Err(error) => return tracing::error!(%error, "could not read interrupted operations"),
+        };
+        let engine = loop {
+            if let Ok(engine) = self.inner.link.engine() {
+                break engine;
+            }
+            tokio::select! {
+                () = tokio::time::sleep(std::time::Duration::from_millis(500)) => {}
+                () = self.inner.stop.cancelled() => return,
+            }
+        };
+        for (record, steps) in unrepaired {
+            let repaired = self.repair_one(&engine, &record, &steps).await;
+            if let Err(error) = repaired {
+                tracing::error!(operation = %record.id, %error, "could not repair");
+            }
+        }
+        self.report_strays(&engine).await;
+    }
+
+    async fn repair_one(
+        &self,
+        engine: &crate::engine::Engine,
+        record: &crate::store::OperationRecord,
+        steps: &[String],
+    ) -> Result<()> {
+        let store = &self.inner.store;
+        let bot = match &record.bot_id {
+            Some(bot) => store.bot(bot).await.ok(),
+            None => None,
+        };
+        let Some(bot) = bot else {
+            return store.operation_repaired(&record.id, "its bot is gone").await;
+        };
+        let op = loop {
+            match self.begin(&bot, OperationKind::Repair) {
+                Ok(op) => break op,
+                Err(_) => tokio::time::sleep(std::time::Duration::from_millis(200)).await,
+            }
+        };
+        let message = match journal::repair(engine, store, &bot, record, steps).await {
+            Ok(message) => message,
+            Err(error) => {
+                format!("{} was interrupted and could not be put right: {error}", record.kind)
+            }
+        };
+        store.operation_repaired(&record.id, &message).await?;
+        op.finish(Outcome::Done);
+        self.told(Repair {
+            bot_id: bot.id.clone(),
+            bot_name: bot.name.clone(),
+            operation: record.kind.clone(),
+            message,
+        });
+        self.changed(Change::Container { bot_id: bot.id });
+        self.changed(Change::Bots);
+        Ok(())
+    }
+
+    /// Says which containers labelled as Berth's belong to no bot it knows; they are left
+    /// as they are, for their owner to look at.
+    async fn report_strays(&self, engine: &crate::engine::Engine) {
+        let (Ok(states), Ok(bots)) = (engine.run_states().await, self.inner.store.bots().await)
+        else {
+            return;
+        };
+        for stray in states.keys().filter(|id| !bots.iter().any(|b| &b.id == *id)) {
+            let name = crate::engine::containers::container_name(stray);
+            self.told(Repair {
+                bot_id: stray.clone(),
+                bot_name: String::new(),
+                operation: "reconcile".into(),
+                message: format!(
+                    "container `{name}` is labelled as Berth's but belongs to no bot it knows; \
+                     it was left as it is"
+                ),
+            });
+        }
+    }
+
+    fn told(&self, repair: Repair) {
+        tracing::warn!(bot = %repair.bot_id, message = %repair.message, "repair");
+        self.inner.repairs.lock().unwrap_or_else(std::sync::PoisonError::into_inner).push(repair);
+        self.changed(Change::Repairs);
     }
 
     /// Stops following the engine. Running operations end with the process.

@@ -22,6 +22,7 @@ use crate::archive::{self, Format, Invalid};
 use crate::bots::Bot;
 use crate::engine::{helper, Engine};
 use crate::error::{Error, Result};
+use crate::journal::{self, Step};
 use crate::lifecycle::recorded_container;
 use crate::operations::{OperationHandle, Phase, Transfer};
 use crate::store::Store;
@@ -170,6 +171,8 @@ pub(crate) async fn import(
     let existing_links = match mode {
         ImportMode::Merge => {
             std::fs::create_dir_all(work_dir).map_err(io_error("creating", work_dir))?;
+            let saving = Step::SaveBackup { backup: backup.display().to_string() };
+            journal::record(store, op, saving).await?;
             match save_and_list_links(engine, &container.id, &backup, op).await {
                 Ok(links) => links,
                 Err(error) => {
@@ -207,10 +210,25 @@ pub(crate) async fn import(
     };
 
     let aside = format!(".berth-import-{}", uuid::Uuid::new_v4().simple());
+    let keeping = match mode {
+        ImportMode::Replace => Step::SetAside { aside: aside.clone(), mtime: mtime.clone() },
+        ImportMode::Merge => {
+            Step::BackedUp { backup: backup.display().to_string(), mtime: mtime.clone() }
+        }
+    };
+    journal::record(store, op, keeping).await?;
     if mode == ImportMode::Replace {
         op.report(|p| p.phase = Some(Phase::Preparing));
-        helper::run(engine, helper_on, helper::SET_ASIDE, &[&aside]).await?;
+        if let Err(error) = helper::run(engine, helper_on, helper::SET_ASIDE, &[&aside]).await {
+            // Cut short: move back whatever it had moved.
+            let undone = helper::run(engine, helper_on, helper::UNDO_SET_ASIDE, &[&aside]).await;
+            if let Err(failure) = undone {
+                tracing::error!(bot = %bot.id, error = %failure, "could not move the data back");
+            }
+            return Err(error);
+        }
     }
+    journal::record(store, op, Step::Writing).await?;
     op.report(|p| p.phase = Some(Phase::Importing));
     let imported = async {
         upload_file(engine, &container.id, path, size, op).await?;
@@ -219,7 +237,7 @@ pub(crate) async fn import(
         if let Some(user) = user {
             helper::run(engine, helper_on, helper::CHOWN, &[&user]).await?;
         }
-        Ok::<_, Error>(())
+        journal::record(store, op, Step::Written).await
     }
     .await;
 
@@ -278,6 +296,7 @@ pub(crate) async fn reset(
         .ok_or_else(|| Error::NoContainer { bot: bot.name.clone() })?;
     op.report(|p| p.phase = Some(Phase::Clearing));
     let volume = bot.data_volume();
+    journal::record(store, op, Step::Clear).await?;
     helper::run(engine, (&bot.id, &container.image_id, &volume), helper::CLEAR, &[]).await?;
     tracing::info!(bot = %bot.id, "data directory reset");
     Ok(())
@@ -464,7 +483,7 @@ impl<W: Write> Read for Tee<W> {
 
 /// Puts a merge's saved data directory back: empties it, unpacks the saved copy, and gives
 /// the data directory its time `mtime` again.
-async fn restore_backup(
+pub(crate) async fn restore_backup(
     engine: &Engine,
     helper_on: (&str, &str, &str),
     (container, backup, mtime): (&str, &Path, &str),

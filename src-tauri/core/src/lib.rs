@@ -5,6 +5,7 @@
 //! - [`store`]: the SQLite file that holds bots, their containers and operations.
 //! - [`engine`]: the Docker engine: connection, pulls, containers, the event stream.
 //! - [`progress`]: turning a daemon's pull stream into one honest progress bar.
+//! - [`journal`]: each operation's steps, and the repair of those a crash cut off.
 //! - [`operations`]: long work with live progress, one operation per bot at a time.
 //! - [`lifecycle`]: creating, starting, stopping and deleting a bot's container.
 //! - [`data`]: a data directory exported, imported and reset as a whole.
@@ -18,6 +19,7 @@ pub mod bots;
 pub mod data;
 pub mod engine;
 pub mod error;
+pub mod journal;
 pub mod lifecycle;
 pub mod operations;
 pub mod progress;

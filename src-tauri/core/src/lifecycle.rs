@@ -10,6 +10,7 @@ use crate::bots::{Bot, ImageRef};
 use crate::engine::containers::{container_name, DataMount, RunState, DATA_PATH};
 use crate::engine::Engine;
 use crate::error::{Error, Result};
+use crate::journal::{self, Step};
 use crate::operations::{OperationHandle, OperationInfo, OperationKind, Phase};
 use crate::progress::PullSnapshot;
 use crate::store::{ContainerRecord, Replacement, Store, Version, VersionReason};
@@ -184,7 +185,10 @@ async fn make_container(
     op.report(|p| p.phase = Some(Phase::Creating));
     let volume = bot.data_volume();
     made.new_volume = engine.volume_path(&volume).await?.is_none();
+    let step = Step::CreateVolume { volume: volume.clone(), new: made.new_volume };
+    journal::record(store, op, step).await?;
     engine.ensure_volume(&bot.id, &volume).await?;
+    journal::record(store, op, Step::CreateContainer).await?;
     made.container = true;
     let mount = DataMount { container: container_name(&bot.id), volume, restored: false };
     let id = engine.create_container(&bot.id, image.as_str(), &mount).await?;
@@ -201,6 +205,7 @@ async fn make_container(
     op.check_cancelled()?;
 
     op.report(|p| p.phase = Some(Phase::Starting));
+    journal::record(store, op, Step::Start).await?;
     engine.start_container(&id).await?;
     if let Some(last_words) = engine.main_process_started(&id).await? {
         return Err(unsuitable(image.as_str(), &last_words));
@@ -352,6 +357,7 @@ pub(crate) async fn update_image(
         volume: bot.data_volume(),
         restored: bot.restored_volume.is_some(),
     };
+    journal::record(store, op, Step::MakeNext { volume: None }).await?;
     let next = engine.create_container(&bot.id, image.as_str(), &mount).await?;
     if let Err(cancelled) = op.check_cancelled() {
         if let Err(error) = engine.remove_container(&next).await {
@@ -364,6 +370,13 @@ pub(crate) async fn update_image(
     let was_running = matches!(current.state, RunState::Running | RunState::Paused);
     let pair = (record.container_id.as_str(), next.as_str());
     let mut done = Swapped::default();
+    let step = Step::SwapIn {
+        old: record.container_id.clone(),
+        new: next.clone(),
+        was_running,
+        old_volume: None,
+    };
+    journal::record(store, op, step).await?;
     let swapped = swap_in(engine, bot, image.as_str(), pair, (grace, was_running), &mut done).await;
     let new_record = ContainerRecord {
         container_id: next.clone(),
@@ -375,7 +388,12 @@ pub(crate) async fn update_image(
     let recorded = match swapped {
         Ok(()) => {
             let reason = VersionReason::ImageUpdated;
-            store.container_replace(&bot.id, new_record, reason, Replacement::default()).await
+            let version =
+                store.container_replace(&bot.id, new_record, reason, Replacement::default()).await;
+            match version {
+                Ok(version) => journal::record(store, op, Step::Swapped).await.map(|()| version),
+                Err(error) => Err(error),
+            }
         }
         Err(error) => Err(error),
     };

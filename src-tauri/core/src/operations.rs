@@ -35,6 +35,8 @@ pub enum OperationKind {
     Export,
     Import,
     ResetData,
+    /// Putting right what an operation cut off by a crash left.
+    Repair,
 }
 
 impl fmt::Display for OperationKind {
@@ -51,6 +53,7 @@ impl fmt::Display for OperationKind {
             OperationKind::Export => "export",
             OperationKind::Import => "import",
             OperationKind::ResetData => "reset data",
+            OperationKind::Repair => "repair",
         };
         f.write_str(name)
     }

@@ -24,6 +24,7 @@ use crate::engine::containers::{container_name, DataMount, RunState, DATA_PATH};
 use crate::engine::images::{snapshot_repository, LABEL_SNAPSHOT};
 use crate::engine::Engine;
 use crate::error::{Error, Result};
+use crate::journal::{self, Step};
 use crate::lifecycle::{recorded_container, roll_back, swap_in, Swapped};
 use crate::operations::{OperationHandle, Phase, Transfer};
 use crate::store::{ContainerRecord, Replacement, Snapshot, Store, Version, VersionReason};
@@ -154,12 +155,16 @@ pub(crate) async fn capture(
     op.report(|p| p.phase = Some(Phase::SavingFiles));
     let pause = container.state == RunState::Running;
     if pause {
+        journal::record(store, op, Step::Pause { container: container.id.clone() }).await?;
         engine.pause_container(&container.id).await?;
     }
     let mut labels = engine.labels_for(&bot.id);
     labels.insert(LABEL_SNAPSHOT.to_owned(), id.clone());
     let captured = async {
         let image = engine.commit(&container.id, (&repository, &id), labels).await?;
+        journal::record(store, op, Step::Committed { image: image.clone() }).await?;
+        let saving = Step::SaveData { partial: partial.display().to_string() };
+        journal::record(store, op, saving).await?;
         op.report(|p| p.phase = Some(Phase::SavingData));
         let data = save_data(engine, &container.id, &partial, op).await;
         Ok::<_, Error>((image, data))
@@ -320,6 +325,7 @@ pub(crate) async fn restore(
     let pair_old = record.container_id.as_str();
     let mut next = None;
     let result = async {
+        journal::record(store, op, Step::MakeNext { volume: Some(mount.volume.clone()) }).await?;
         engine.ensure_volume(&bot.id, &mount.volume).await?;
         let id = engine.create_container(&bot.id, &snapshot.image_id, &mount).await?;
         next = Some(id.clone());
@@ -329,6 +335,13 @@ pub(crate) async fn restore(
 
         op.report(|p| p.phase = Some(Phase::Starting));
         let pair = (pair_old, id.as_str());
+        let step = Step::SwapIn {
+            old: pair_old.to_owned(),
+            new: id.clone(),
+            was_running,
+            old_volume: Some(bot.data_volume()),
+        };
+        journal::record(store, op, step).await?;
         swap_in(engine, bot, &snapshot.image_tag, pair, (grace, was_running), &mut swapped).await?;
         if current.state == RunState::Paused {
             engine.pause_container(&id).await?;
@@ -344,7 +357,11 @@ pub(crate) async fn restore(
             snapshot: Some((snapshot.id.clone(), snapshot.name.clone())),
             data_volume: Some(mount.volume.clone()),
         };
-        store.container_replace(&bot.id, restored, VersionReason::Restored, replacement).await
+        let version = store
+            .container_replace(&bot.id, restored, VersionReason::Restored, replacement)
+            .await?;
+        journal::record(store, op, Step::Swapped).await?;
+        Ok(version)
     }
     .await;
 

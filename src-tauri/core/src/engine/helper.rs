@@ -110,8 +110,9 @@ for f in * .[!.]* ..?*; do
 done"#;
 
 /// Empties `/data` but for the directory `$1`, moves `$1`'s content back and removes it, and
-/// gives `/data` the modification time `$2` it had.
+/// gives `/data` the modification time `$2` it had. Does nothing when `$1` is not there.
 pub const PUT_BACK: &str = r#"cd /data || exit 1
+[ -d "$1" ] || exit 0
 for f in * .[!.]* ..?*; do
   [ -e "$f" ] || [ -L "$f" ] || continue
   [ "$f" = "$1" ] && continue
@@ -124,6 +125,16 @@ for f in * .[!.]* ..?*; do
 done
 cd .. && rmdir -- "$1" || exit 1
 if [ -n "$2" ]; then touch -c -d "@$2" /data; fi"#;
+
+/// Moves back what a [`SET_ASIDE`] cut short had moved into `$1`, and removes `$1`; nothing
+/// else is touched, since nothing was written yet. Does nothing when `$1` is not there.
+pub const UNDO_SET_ASIDE: &str = r#"cd /data && [ -d "$1" ] || exit 0
+cd -- "$1" || exit 1
+for f in * .[!.]* ..?*; do
+  [ -e "$f" ] || [ -L "$f" ] || continue
+  mv -- "$f" ../ || exit 1
+done
+cd .. && rmdir -- "$1""#;
 
 /// Prints the data directory's modification time, then `df`'s line for its file system.
 pub const SURVEY: &str = r#"stat -c 'mtime %Y' /data; df -Pk /data"#;

@@ -18,6 +18,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0001_foundation.sql"),
     include_str!("migrations/0002_versions.sql"),
     include_str!("migrations/0003_snapshots.sql"),
+    include_str!("migrations/0004_journal.sql"),
 ];
 
 /// The container Berth created for a bot, as recorded when it was created.
@@ -569,6 +570,64 @@ impl Store {
         .await
     }
 
+    /// Adds a step to the operation's journal.
+    pub async fn operation_step(&self, id: &str, step: String) -> Result<()> {
+        let id = id.to_owned();
+        self.call(move |conn| {
+            conn.execute(
+                "INSERT INTO operation_steps (operation_id, seq, step, at)
+                 VALUES (?1, (SELECT COUNT(*) FROM operation_steps WHERE operation_id = ?1),
+                         ?2, ?3)",
+                params![id, step, now_ms()],
+            )
+            .map_err(Error::store("recording an operation's step"))?;
+            Ok(())
+        })
+        .await
+    }
+
+    /// Interrupted operations not repaired yet, oldest first, each with its steps in order.
+    pub async fn unrepaired(&self) -> Result<Vec<(OperationRecord, Vec<String>)>> {
+        self.call(|conn| {
+            let mut statement = conn
+                .prepare_cached(
+                    "SELECT id, bot_id, kind, state, error, started_at, ended_at FROM operations
+                     WHERE state = 'interrupted' AND repair IS NULL ORDER BY started_at, rowid",
+                )
+                .map_err(Error::store("listing interrupted operations"))?;
+            let records: Vec<OperationRecord> = statement
+                .query_map([], operation_from_row)
+                .and_then(|rows| rows.collect())
+                .map_err(Error::store("listing interrupted operations"))?;
+            let mut steps_of = conn
+                .prepare_cached(
+                    "SELECT step FROM operation_steps WHERE operation_id = ?1 ORDER BY seq",
+                )
+                .map_err(Error::store("reading an operation's steps"))?;
+            let mut found = Vec::with_capacity(records.len());
+            for record in records {
+                let steps = steps_of
+                    .query_map(params![record.id], |row| row.get(0))
+                    .and_then(|rows| rows.collect())
+                    .map_err(Error::store("reading an operation's steps"))?;
+                found.push((record, steps));
+            }
+            Ok(found)
+        })
+        .await
+    }
+
+    /// Records what the repair of an interrupted operation did.
+    pub async fn operation_repaired(&self, id: &str, repair: &str) -> Result<()> {
+        let (id, repair) = (id.to_owned(), repair.to_owned());
+        self.call(move |conn| {
+            conn.execute("UPDATE operations SET repair = ?2 WHERE id = ?1", params![id, repair])
+                .map_err(Error::store("recording a repair"))?;
+            Ok(())
+        })
+        .await
+    }
+
     pub async fn operation_begin(&self, id: &str, bot: &str, kind: &str) -> Result<()> {
         let (id, bot, kind) = (id.to_owned(), bot.to_owned(), kind.to_owned());
         self.call(move |conn| {
@@ -613,17 +672,7 @@ impl Store {
                 )
                 .map_err(Error::store("listing operations"))?;
             let rows = statement
-                .query_map(params![bot, limit], |row| {
-                    Ok(OperationRecord {
-                        id: row.get(0)?,
-                        bot_id: row.get(1)?,
-                        kind: row.get(2)?,
-                        state: row.get(3)?,
-                        error: row.get(4)?,
-                        started_at: row.get(5)?,
-                        ended_at: row.get(6)?,
-                    })
-                })
+                .query_map(params![bot, limit], operation_from_row)
                 .map_err(Error::store("listing operations"))?;
             rows.collect::<rusqlite::Result<_>>().map_err(Error::store("listing operations"))
         })
@@ -708,6 +757,18 @@ fn container_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<ContainerReco
         image_digest: row.get(2)?,
         created_at: row.get(3)?,
         snapshot_id: row.get(4)?,
+    })
+}
+
+fn operation_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<OperationRecord> {
+    Ok(OperationRecord {
+        id: row.get(0)?,
+        bot_id: row.get(1)?,
+        kind: row.get(2)?,
+        state: row.get(3)?,
+        error: row.get(4)?,
+        started_at: row.get(5)?,
+        ended_at: row.get(6)?,
     })
 }
 

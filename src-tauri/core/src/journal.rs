@@ -1,0 +1,281 @@
+//! The journal of an operation's steps, and the repair at start-up of operations a crash cut
+//! off.
+//!
+//! Each step that changes the engine or the disk is written to the store before it is taken,
+//! with what undoing or finishing it needs. An operation still running when Berth stopped is
+//! marked interrupted when the store opens; once the engine answers, [`repair`] reads its
+//! steps and either finishes it (when it got past the point where it is whole) or undoes it.
+
+use serde::{Deserialize, Serialize};
+
+use crate::bots::Bot;
+use crate::engine::containers::{container_name, RunState};
+use crate::engine::{helper, Engine};
+use crate::error::{Error, Result};
+use crate::operations::OperationHandle;
+use crate::store::{OperationRecord, Store};
+
+/// A step, with what its undoing needs.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "step", rename_all = "camelCase", rename_all_fields = "camelCase")]
+pub enum Step {
+    /// Create: the data volume is about to be made; `new` when it did not exist.
+    CreateVolume { volume: String, new: bool },
+    /// Create: the container is about to be made under the bot's name.
+    CreateContainer,
+    /// Create: the recorded container is about to be started.
+    Start,
+    /// Snapshot: the running container is about to be paused for the capture.
+    Pause { container: String },
+    /// Snapshot: the filesystem was committed to this image.
+    Committed { image: String },
+    /// Snapshot: the data directory is being saved to this file.
+    SaveData { partial: String },
+    /// Restore or update: the new container (and, for a restore, data volume) is about to be
+    /// made beside the old one.
+    MakeNext { volume: Option<String> },
+    /// Restore or update: the old container is about to be stopped and set aside, and the new
+    /// one put in its place.
+    SwapIn { old: String, new: String, was_running: bool, old_volume: Option<String> },
+    /// Restore or update: the new container is recorded; the bot is whole.
+    Swapped,
+    /// Import: a merge is about to save the data directory to this file.
+    SaveBackup { backup: String },
+    /// Import: the data directory's content is about to be set aside in this directory.
+    SetAside { aside: String, mtime: String },
+    /// Import: a merge saved the data directory to this file.
+    BackedUp { backup: String, mtime: String },
+    /// Import: the old content is kept; the archive is about to be written.
+    Writing,
+    /// Import: the archive is in; what was kept for putting back can go.
+    Written,
+    /// Reset: emptying the data directory begins; it cannot be undone.
+    Clear,
+}
+
+impl Step {
+    /// The step's name, as the journal and `BERTH_CRASH_AT` write it.
+    pub fn name(&self) -> String {
+        let json = serde_json::to_value(self).unwrap_or_default();
+        json["step"].as_str().unwrap_or_default().to_owned()
+    }
+}
+
+/// Writes the step to the operation's journal before it is taken.
+pub(crate) async fn record(store: &Store, op: &OperationHandle, step: Step) -> Result<()> {
+    let json = serde_json::to_string(&step).unwrap_or_default();
+    store.operation_step(&op.info().id, json).await?;
+    #[cfg(feature = "crash-points")]
+    crash_if_asked(&step.name());
+    Ok(())
+}
+
+/// Test builds only: dies at once, as by SIGKILL, when `BERTH_CRASH_AT` names this step.
+#[cfg(feature = "crash-points")]
+fn crash_if_asked(step: &str) {
+    if std::env::var("BERTH_CRASH_AT").is_ok_and(|at| at == step) {
+        eprintln!("crash point: {step}");
+        let pid = std::process::id().to_string();
+        let _ = std::process::Command::new("kill").args(["-KILL", &pid]).status();
+        loop {
+            std::thread::park();
+        }
+    }
+}
+
+/// What the repair of one interrupted operation did, for the user.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Repair {
+    pub bot_id: String,
+    pub bot_name: String,
+    pub operation: String,
+    pub message: String,
+}
+
+/// Puts right what the interrupted operation left, from its steps, and says what it did.
+pub(crate) async fn repair(
+    engine: &Engine,
+    store: &Store,
+    bot: &Bot,
+    record: &OperationRecord,
+    steps: &[String],
+) -> Result<String> {
+    let steps: Vec<Step> = steps.iter().filter_map(|s| serde_json::from_str(s).ok()).collect();
+    let has = |wanted: fn(&Step) -> bool| steps.iter().any(wanted);
+    let mut done = Vec::new();
+
+    // A capture: resume the container; drop what a capture that did not finish made.
+    for step in &steps {
+        match step {
+            Step::Pause { container } => {
+                let paused = engine.inspect_container(container).await?;
+                if paused.is_some_and(|c| c.state == RunState::Paused) {
+                    engine.unpause_container(container).await?;
+                    done.push("resumed the paused container".to_owned());
+                }
+            }
+            Step::Committed { image } => {
+                let kept = store.snapshots(&bot.id).await?.iter().any(|s| &s.image_id == image);
+                if !kept && engine.remove_image(image).await? {
+                    done.push("removed the unfinished snapshot's image".to_owned());
+                }
+            }
+            Step::SaveData { partial } if std::fs::remove_file(partial).is_ok() => {
+                done.push("removed the unfinished snapshot's data file".to_owned());
+            }
+            _ => {}
+        }
+    }
+
+    // A create: undo it all.
+    if has(|s| matches!(s, Step::CreateContainer)) {
+        let name = container_name(&bot.id);
+        engine.remove_container(&name).await?;
+        let recorded = store.container(&bot.id).await?;
+        if let Some(record) = recorded {
+            if engine.inspect_container(&record.container_id).await?.is_none() {
+                store.container_clear(&bot.id).await?;
+            }
+        }
+        done.push("removed the half-created container".to_owned());
+    }
+    for step in &steps {
+        if let Step::CreateVolume { volume, new: true } = step {
+            if store.container(&bot.id).await?.is_none() {
+                engine.remove_volume(volume).await?;
+                done.push("removed its new data volume".to_owned());
+            }
+        }
+    }
+
+    // A restore or an update: finish it when recorded, else put the old container back.
+    let swap = steps.iter().find_map(|s| match s {
+        Step::SwapIn { old, new, was_running, old_volume } => {
+            Some((old.clone(), new.clone(), *was_running, old_volume.clone()))
+        }
+        _ => None,
+    });
+    let next_volume = steps.iter().find_map(|s| match s {
+        Step::MakeNext { volume } => volume.clone(),
+        _ => None,
+    });
+    if has(|s| matches!(s, Step::Swapped)) {
+        if let Some((old, _, _, old_volume)) = &swap {
+            engine.remove_container(old).await?;
+            if let Some(volume) = old_volume {
+                engine.remove_volume(volume).await?;
+            }
+        }
+        done.push("finished it: the old container was removed".to_owned());
+    } else if let Some((old, new, was_running, _)) = &swap {
+        engine.remove_container(new).await?;
+        // The old one may have been set aside under the other name, or not yet.
+        let name = container_name(&bot.id);
+        let set_aside = engine.inspect_container(&format!("{name}-previous")).await?;
+        if set_aside.is_some_and(|c| &c.id == old) {
+            engine.rename_container(old, &name).await?;
+        }
+        if *was_running && engine.inspect_container(old).await?.is_some() {
+            engine.start_container(old).await?;
+        }
+        if let Some(volume) = &next_volume {
+            engine.remove_volume(volume).await?;
+        }
+        done.push("put the container back as it was".to_owned());
+    } else if has(|s| matches!(s, Step::MakeNext { .. })) {
+        engine.remove_container(&format!("{}-next", container_name(&bot.id))).await?;
+        if let Some(volume) = &next_volume {
+            engine.remove_volume(volume).await?;
+        }
+        done.push("removed the new container it had begun".to_owned());
+    }
+
+    // An import: keep what was written when it was whole, else put the data back.
+    let written = has(|s| matches!(s, Step::Written));
+    for step in &steps {
+        match step {
+            Step::SetAside { aside, mtime } => {
+                // Before anything was written, only what was moved aside goes back.
+                let writing = has(|s| matches!(s, Step::Writing));
+                let (script, args) = match (written, writing) {
+                    (true, _) => (helper::FINISH, [aside.as_str(), ""]),
+                    (false, true) => (helper::PUT_BACK, [aside.as_str(), mtime.as_str()]),
+                    (false, false) => (helper::UNDO_SET_ASIDE, [aside.as_str(), ""]),
+                };
+                run_helper(engine, store, bot, script, &args).await?;
+                done.push(
+                    if written { "finished it" } else { "put the data directory back" }.into(),
+                );
+            }
+            Step::BackedUp { backup, mtime } if !written => {
+                let record = crate::lifecycle::recorded_container(store, bot).await?;
+                let image = image_of(engine, &record.container_id).await?;
+                let volume = bot.data_volume();
+                let saved =
+                    (record.container_id.as_str(), std::path::Path::new(backup), mtime.as_str());
+                crate::data::restore_backup(engine, (&bot.id, &image, &volume), saved).await?;
+                let _ = std::fs::remove_file(backup);
+                done.push("put the data directory back".to_owned());
+            }
+            Step::SaveBackup { backup } => {
+                let _ = std::fs::remove_file(backup);
+            }
+            Step::Clear => done.push(
+                "it was cut off while emptying the data directory: what was left is kept".into(),
+            ),
+            _ => {}
+        }
+    }
+
+    if done.is_empty() {
+        done.push("nothing needed doing".to_owned());
+    }
+    let message = format!("{} was interrupted; Berth {}.", record.kind, done.join(", "));
+    tracing::info!(bot = %bot.id, operation = %record.id, %message, "repaired");
+    Ok(message)
+}
+
+async fn image_of(engine: &Engine, container: &str) -> Result<String> {
+    let facts = engine.inspect_container(container).await?;
+    facts.map(|f| f.image_id).ok_or_else(|| Error::Engine {
+        action: "repairing an import".into(),
+        message: format!("container `{container}` is gone"),
+    })
+}
+
+async fn run_helper(
+    engine: &Engine,
+    store: &Store,
+    bot: &Bot,
+    script: &str,
+    args: &[&str],
+) -> Result<()> {
+    let record = crate::lifecycle::recorded_container(store, bot).await?;
+    let image = image_of(engine, &record.container_id).await?;
+    let volume = bot.data_volume();
+    helper::run(engine, (&bot.id, &image, &volume), script, args).await.map(|_| ())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn steps_read_back_as_written() {
+        let step = Step::SwapIn {
+            old: "c1".into(),
+            new: "c2".into(),
+            was_running: true,
+            old_volume: Some("v".into()),
+        };
+        let json = serde_json::to_string(&step).expect("serializes");
+        assert_eq!(
+            json,
+            r#"{"step":"swapIn","old":"c1","new":"c2","wasRunning":true,"oldVolume":"v"}"#
+        );
+        assert_eq!(serde_json::from_str::<Step>(&json).expect("reads"), step);
+        assert_eq!(step.name(), "swapIn");
+        assert_eq!(Step::Written.name(), "written");
+    }
+}
