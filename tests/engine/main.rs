@@ -3,6 +3,7 @@
 #[cfg(feature = "crash-points")]
 mod crash;
 mod data;
+mod restart;
 mod snapshots;
 mod support;
 

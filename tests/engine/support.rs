@@ -56,6 +56,7 @@ impl TestBerth {
     }
 
     /// Stops this Berth and starts another on the same store, as a restarted app does.
+    #[cfg_attr(not(feature = "crash-points"), allow(dead_code))]
     pub async fn reopen(&mut self) {
         self.berth.shutdown();
         let host = berth_core::engine::Endpoint::from_env();
@@ -64,6 +65,7 @@ impl TestBerth {
     }
 
     /// The SQLite file, and the label value, for another process on this store.
+    #[cfg_attr(not(feature = "crash-points"), allow(dead_code))]
     pub fn store_and_run(&self) -> (std::path::PathBuf, &str) {
         (self.dir.path().join("berth.db"), &self.run)
     }
