@@ -23,7 +23,7 @@ use crate::bots::Bot;
 use crate::engine::{helper, Engine};
 use crate::error::{Error, Result};
 use crate::journal::{self, Step};
-use crate::lifecycle::recorded_container;
+use crate::lifecycle::{existing_container, recorded_container};
 use crate::operations::{OperationHandle, Phase, Transfer};
 use crate::store::Store;
 
@@ -146,11 +146,7 @@ pub(crate) async fn import(
     work_dir: &Path,
     op: &OperationHandle,
 ) -> Result<()> {
-    let record = recorded_container(store, bot).await?;
-    let container = engine
-        .inspect_container(&record.container_id)
-        .await?
-        .ok_or_else(|| Error::NoContainer { bot: bot.name.clone() })?;
+    let (_, container) = existing_container(engine, store, bot).await?;
     let shown = path.display().to_string();
     let invalid = |reason: Invalid| match reason {
         Invalid::Refused(list) => Error::ArchiveRefused {
@@ -289,11 +285,7 @@ pub(crate) async fn reset(
     bot: &Bot,
     op: &OperationHandle,
 ) -> Result<()> {
-    let record = recorded_container(store, bot).await?;
-    let container = engine
-        .inspect_container(&record.container_id)
-        .await?
-        .ok_or_else(|| Error::NoContainer { bot: bot.name.clone() })?;
+    let (_, container) = existing_container(engine, store, bot).await?;
     op.report(|p| p.phase = Some(Phase::Clearing));
     let volume = bot.data_volume();
     journal::record(store, op, Step::Clear).await?;

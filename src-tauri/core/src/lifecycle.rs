@@ -276,6 +276,19 @@ async fn forget_vanished_container(engine: &Engine, store: &Store, bot: &Bot) ->
     Ok(())
 }
 
+/// The bot's recorded container and what the engine says of it; refused when it has none.
+pub(crate) async fn existing_container(
+    engine: &Engine,
+    store: &Store,
+    bot: &Bot,
+) -> Result<(ContainerRecord, crate::engine::containers::ContainerFacts)> {
+    let record = recorded_container(store, bot).await?;
+    match engine.inspect_container(&record.container_id).await? {
+        Some(facts) => Ok((record, facts)),
+        None => Err(Error::NoContainer { bot: bot.name.clone() }),
+    }
+}
+
 pub(crate) async fn recorded_container(store: &Store, bot: &Bot) -> Result<ContainerRecord> {
     store.container(&bot.id).await?.ok_or_else(|| Error::NoContainer { bot: bot.name.clone() })
 }
@@ -329,14 +342,11 @@ pub(crate) async fn update_image(
     grace: i32,
     op: &OperationHandle,
 ) -> Result<Option<Version>> {
-    let record = recorded_container(store, bot).await?;
     let image = match new_image {
         Some(image) => image,
         None => ImageRef::parse(&bot.image)?,
     };
-    let Some(current) = engine.inspect_container(&record.container_id).await? else {
-        return Err(Error::NoContainer { bot: bot.name.clone() });
-    };
+    let (record, current) = existing_container(engine, store, bot).await?;
 
     op.report(|p| p.phase = Some(Phase::Pulling));
     pull(engine, &image, op).await?;

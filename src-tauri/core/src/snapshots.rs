@@ -25,7 +25,7 @@ use crate::engine::images::{snapshot_repository, LABEL_SNAPSHOT};
 use crate::engine::Engine;
 use crate::error::{Error, Result};
 use crate::journal::{self, Step};
-use crate::lifecycle::{recorded_container, roll_back, swap_in, Swapped};
+use crate::lifecycle::{existing_container, roll_back, swap_in, Swapped};
 use crate::operations::{OperationHandle, Phase, Transfer};
 use crate::store::{ContainerRecord, Replacement, Snapshot, Store, Version, VersionReason};
 use crate::time::now_ms;
@@ -139,10 +139,7 @@ pub(crate) async fn capture(
     if !store.snapshot_name_free(&bot.id, name).await? {
         return Err(taken(bot, name));
     }
-    let record = recorded_container(store, bot).await?;
-    let Some(container) = engine.inspect_container(&record.container_id).await? else {
-        return Err(Error::NoContainer { bot: bot.name.clone() });
-    };
+    let (record, container) = existing_container(engine, store, bot).await?;
     let base_size = engine.image_facts(&container.image_id).await?.map_or(0, |f| f.size);
 
     let id = uuid::Uuid::new_v4().simple().to_string();
@@ -305,10 +302,7 @@ pub(crate) async fn restore(
     grace: i32,
     op: &OperationHandle,
 ) -> Result<Version> {
-    let record = recorded_container(store, bot).await?;
-    let Some(current) = engine.inspect_container(&record.container_id).await? else {
-        return Err(Error::NoContainer { bot: bot.name.clone() });
-    };
+    let (record, current) = existing_container(engine, store, bot).await?;
     if let Some(reason) = broken(Some(engine), dir, snapshot).await? {
         return Err(Error::SnapshotBroken { name: snapshot.name.clone(), reason });
     }

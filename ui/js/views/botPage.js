@@ -31,6 +31,17 @@ export function renderBotPage(el, state, actions, progressPanel, resourcePanel) 
   ]);
 }
 
+/** A button of the Container tab, found again by `key` for focus and by tests. */
+function actionButton(key, label, enabled, onclick, kind = '') {
+  return h('button', {
+    class: `button ${kind}`.trim(),
+    'data-focus': key,
+    'data-test': key,
+    disabled: !enabled,
+    onclick,
+  }, label);
+}
+
 function emptyPage(state, actions) {
   const text = state.bots.length === 0
     ? 'Give your first bot its own container.'
@@ -52,22 +63,14 @@ function containerTab(bot, state, actions, progressPanel, resourcePanel) {
   const error = state.errors[bot.id];
   const notice = state.notices?.[bot.id];
 
-  const button = (key, label, enabled, onclick, kind = '') => h('button', {
-    class: `button ${kind}`.trim(),
-    'data-focus': key,
-    'data-test': key,
-    disabled: !enabled,
-    onclick,
-  }, label);
-
   return [
     h('div', { class: 'actions' },
-      button('create', 'Create', can.create, () => actions.createContainer(bot.id), 'primary'),
-      button('start', 'Start', can.start, () => actions.startContainer(bot.id)),
-      button('stop', 'Stop', can.stop, () => actions.stopContainer(bot.id)),
-      button('update', 'Update image…', can.update, () => actions.updateImage(bot)),
-      button('snapshot', 'Take snapshot…', can.snapshot, () => actions.takeSnapshot(bot)),
-      button('delete', 'Delete…', can.remove, () => actions.deleteContainer(bot), 'danger'),
+      actionButton('create', 'Create', can.create, () => actions.createContainer(bot.id), 'primary'),
+      actionButton('start', 'Start', can.start, () => actions.startContainer(bot.id)),
+      actionButton('stop', 'Stop', can.stop, () => actions.stopContainer(bot.id)),
+      actionButton('update', 'Update image…', can.update, () => actions.updateImage(bot)),
+      actionButton('snapshot', 'Take snapshot…', can.snapshot, () => actions.takeSnapshot(bot)),
+      actionButton('delete', 'Delete…', can.remove, () => actions.deleteContainer(bot), 'danger'),
       pending ? h('span', { class: 'pending', role: 'status' }, pending) : null),
     error ? h('div', { class: 'alert', role: 'alert', 'data-test': 'error' },
       h('p', {}, error.message),
@@ -113,13 +116,7 @@ function statusPanel(status, containerState) {
 
 /** Export, import and reset of the data directory; each needs the container, running or not. */
 function dataSection(bot, enabled, actions) {
-  const button = (key, label, onclick, kind = '') => h('button', {
-    class: `button ${kind}`.trim(),
-    'data-focus': key,
-    'data-test': key,
-    disabled: !enabled,
-    onclick,
-  }, label);
+  const button = (key, label, onclick, kind) => actionButton(key, label, enabled, onclick, kind);
   return h('section', { class: 'data-actions', 'aria-labelledby': 'data-title' },
     h('h3', { id: 'data-title' }, 'Data directory'),
     h('div', { class: 'actions' },
