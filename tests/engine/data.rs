@@ -70,6 +70,12 @@ async fn export_then_import_into_another_bot_keeps_everything_exactly() {
     }
     assert!(names.iter().all(|n| !n.starts_with("data/") && !n.starts_with('/')), "{names:?}");
 
+    // Stopped, the same archive comes out.
+    t.berth.container_stop(&source.id).await.expect("stops");
+    let again = dir.path().join("again.tar.gz");
+    assert_eq!(export(&t, &source.id, &again).await, Outcome::Done, "exported while stopped");
+    assert_eq!(entries_of(&again), entries_of(&file));
+
     let target = t.running_bot("importer").await;
     t.berth.container_stop(&target.id).await.expect("stops");
     let outcome = import(&t, &target.id, &file, ImportMode::Replace).await;
@@ -249,4 +255,52 @@ async fn a_replace_that_would_not_fit_is_refused_before_anything_changes() {
     let error = failure(import(&t, &bot.id, &file, ImportMode::Replace).await);
     assert_eq!(error.kind, "noSpace", "{}", error.message);
     assert_eq!(exec(&t, &bot.id, "ls -A /data && cat /data/kept").await, ["kept", "kept"]);
+}
+
+/// Each entry's name, type, mode, size and time, in order.
+fn entries_of(path: &Path) -> Vec<String> {
+    let gz = flate2::read::GzDecoder::new(std::fs::File::open(path).expect("opens"));
+    let mut archive = tar::Archive::new(gz);
+    let entries = archive.entries().expect("a tar");
+    entries
+        .map(|entry| {
+            let entry = entry.expect("an entry");
+            let header = entry.header();
+            format!(
+                "{} {:?} {:o} {} {}",
+                String::from_utf8_lossy(&entry.path_bytes()),
+                header.entry_type(),
+                header.mode().unwrap_or_default(),
+                header.size().unwrap_or_default(),
+                header.mtime().unwrap_or_default()
+            )
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn cancelled_export_and_import_leave_everything_as_it_was() {
+    let t = TestBerth::start().await;
+    let bot = t.running_bot("canceller").await;
+    exec(&t, &bot.id, "head -c 20000000 /dev/urandom > /data/big && echo kept > /data/kept").await;
+    let listing = "ls -l /data && cat /data/kept";
+    let before = exec(&t, &bot.id, listing).await;
+    let dir = tempfile::tempdir().expect("temp dir");
+
+    let chosen = dir.path().join("never.tar.gz");
+    let watcher = t.berth.data_export(&bot.id, &chosen).await.expect("starts");
+    t.berth.operation_cancel(&watcher.info().id).expect("cancels");
+    assert_eq!(follow(watcher).await.0, Outcome::Cancelled);
+    let left: Vec<_> = std::fs::read_dir(dir.path()).expect("lists").collect();
+    assert!(left.is_empty(), "nothing at or beside the chosen path: {left:?}");
+
+    let archive = dir.path().join("in.tar");
+    write_tar(&archive, &[(b"kept", b"replaced\n")]);
+    for mode in [ImportMode::Replace, ImportMode::Merge] {
+        let watcher = t.berth.data_import(&bot.id, &archive, mode, None).await.expect("starts");
+        t.berth.operation_cancel(&watcher.info().id).expect("cancels");
+        assert_eq!(follow(watcher).await.0, Outcome::Cancelled, "{mode:?}");
+        assert_eq!(exec(&t, &bot.id, listing).await, before, "{mode:?} changed nothing");
+    }
+    assert_eq!(t.leftovers().len(), 2, "no helper container left");
 }

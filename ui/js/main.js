@@ -114,7 +114,13 @@ async function refreshEngine() {
 // ---- live resources -----------------------------------------------------------------------
 
 /** The resource readings the window follows: those of the open bot while its container runs. */
-const resources = { botId: null, watchId: null, samples: [], panel: createResourcePanel() };
+const resources = {
+  botId: null, watchId: null, samples: [], lastAt: 0, panel: createResourcePanel(),
+};
+
+/** Readings come every second; this long without one (the engine went away and came back)
+ * means the stream ended, and it is followed anew. */
+const RESOURCES_SILENCE_MS = 10000;
 
 /** Starts or stops following resources so that only the open, running bot is followed. */
 function followResources(state) {
@@ -123,11 +129,12 @@ function followResources(state) {
   const wanted = running ? botId : null;
   if (wanted === resources.botId) return;
   if (resources.watchId !== null) statsApi.unwatch(resources.watchId).catch(() => {});
-  Object.assign(resources, { botId: wanted, watchId: null, samples: [] });
+  Object.assign(resources, { botId: wanted, watchId: null, samples: [], lastAt: Date.now() });
   resources.panel.update([]);
   if (!wanted) return;
   statsApi.watch(wanted, (sample) => {
     if (resources.botId !== wanted) return;
+    resources.lastAt = Date.now();
     resources.samples.push(sample);
     if (resources.samples.length > SAMPLES_KEPT) resources.samples.shift();
     resources.panel.update(resources.samples);
@@ -468,6 +475,10 @@ function recheckSnapshots() {
 
 function refreshTasksWhileRunning() {
   setInterval(() => {
+    if (resources.botId && Date.now() - resources.lastAt > RESOURCES_SILENCE_MS) {
+      resources.botId = null;
+      followResources(store.get());
+    }
     const { selectedBotId, statuses } = store.get();
     if (!document.hidden && statuses[selectedBotId]?.state === 'running') {
       refreshStatus(selectedBotId);
