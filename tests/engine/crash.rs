@@ -126,3 +126,34 @@ fn write_tar(path: &Path) {
     builder.append_data(&mut header, "new", &b"new\n"[..]).expect("appends");
     std::fs::write(path, builder.into_inner().expect("finishes")).expect("written");
 }
+
+#[tokio::test]
+async fn an_image_update_cut_off_before_the_swap_puts_the_old_container_back() {
+    let mut t = TestBerth::start().await;
+    let reference = format!("127.0.0.1:5000/berth-test/moving:{}", crate::support::uuid());
+    crate::push_new_image(&t, &reference, "first");
+    let bot = t.berth.bot_create("crash update", &reference).await.expect("bot");
+    assert_eq!(t.create_container(&bot.id).await.0, Outcome::Done);
+    exec(&t, &bot.id, "echo kept > /data/file").await;
+    let before = container_id(&t, &bot.id).await;
+    crate::push_new_image(&t, &reference, "second");
+
+    crash_at(&t, "swapIn", "update", &bot.id, "");
+    let message = restart_and_repair(&mut t, &bot.id).await;
+    assert!(message.contains("put the container back as it was"), "{message}");
+    assert_eq!(container_id(&t, &bot.id).await, before);
+    assert_eq!(state_of(&t, &bot.id).await, ContainerState::Running);
+    assert_eq!(exec(&t, &bot.id, "cat /image-content /data/file").await, ["first", "kept"]);
+    assert_eq!(t.leftovers().len(), 2, "the new container is gone");
+}
+
+#[tokio::test]
+async fn a_reset_cut_off_says_what_it_left() {
+    let mut t = TestBerth::start().await;
+    let bot = t.running_bot("crash reset").await;
+    exec(&t, &bot.id, "echo x > /data/file").await;
+    crash_at(&t, "clear", "reset", &bot.id, "");
+    let message = restart_and_repair(&mut t, &bot.id).await;
+    assert!(message.contains("cut off while emptying the data directory"), "{message}");
+    assert_eq!(state_of(&t, &bot.id).await, ContainerState::Running, "the bot works on");
+}

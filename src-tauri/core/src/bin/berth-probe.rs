@@ -2,7 +2,8 @@
 //! a journal step by `BERTH_CRASH_AT`, so that the engine tests can check the repair at the
 //! next start.
 //!
-//! `berth-probe <store> <label> create|snapshot|restore|import-replace|import-merge <bot> [arg]`
+//! `berth-probe <store> <label> <operation> <bot> [arg]`, the operation one of create, snapshot,
+//! restore, update, reset, import-replace and import-merge.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -28,6 +29,8 @@ async fn main() {
         "create" => berth.container_create(bot).await,
         "snapshot" => berth.snapshot_create(bot, arg).await,
         "restore" => berth.snapshot_restore(bot, arg, None).await,
+        "update" => berth.container_update_image(bot, None).await,
+        "reset" => berth.data_reset(bot, None).await,
         "import-replace" => berth.data_import(bot, arg.as_ref(), ImportMode::Replace, None).await,
         "import-merge" => berth.data_import(bot, arg.as_ref(), ImportMode::Merge, None).await,
         other => panic!("unknown operation {other}"),
