@@ -20,7 +20,7 @@ use serde::Deserialize;
 
 use crate::archive::{self, Format, Invalid};
 use crate::bots::Bot;
-use crate::engine::{helper, Engine};
+use crate::engine::{volume_jobs, Engine};
 use crate::error::{Error, Result};
 use crate::journal::{self, Step};
 use crate::lifecycle::{existing_container, recorded_container};
@@ -184,8 +184,8 @@ pub(crate) async fn import(
         op.report(|p| p.phase = Some(Phase::Checking));
         let contents =
             check_file(path, format, existing_links, size, op).await?.map_err(&invalid)?;
-        let survey = helper::run(engine, helper_on, helper::SURVEY, &[]).await?;
-        let (free, mtime) = helper::parse_survey(&survey);
+        let survey = volume_jobs::run(engine, helper_on, volume_jobs::SURVEY, &[]).await?;
+        let (free, mtime) = volume_jobs::parse_survey(&survey);
         match free {
             Some(available) if !archive::fits(contents, available) => {
                 return Err(Error::NoSpace { needed: contents.file_bytes, available });
@@ -215,9 +215,12 @@ pub(crate) async fn import(
     journal::record(store, op, keeping).await?;
     if mode == ImportMode::Replace {
         op.report(|p| p.phase = Some(Phase::Preparing));
-        if let Err(error) = helper::run(engine, helper_on, helper::SET_ASIDE, &[&aside]).await {
+        if let Err(error) =
+            volume_jobs::run(engine, helper_on, volume_jobs::SET_ASIDE, &[&aside]).await
+        {
             // Cut short: move back whatever it had moved.
-            let undone = helper::run(engine, helper_on, helper::UNDO_SET_ASIDE, &[&aside]).await;
+            let undone =
+                volume_jobs::run(engine, helper_on, volume_jobs::UNDO_SET_ASIDE, &[&aside]).await;
             if let Err(failure) = undone {
                 tracing::error!(bot = %bot.id, error = %failure, "could not move the data back");
             }
@@ -231,7 +234,7 @@ pub(crate) async fn import(
         op.check_cancelled()?;
         let user = container_user(engine, &container.id).await?;
         if let Some(user) = user {
-            helper::run(engine, helper_on, helper::CHOWN, &[&user]).await?;
+            volume_jobs::run(engine, helper_on, volume_jobs::CHOWN, &[&user]).await?;
         }
         journal::record(store, op, Step::Written).await
     }
@@ -242,7 +245,9 @@ pub(crate) async fn import(
             // Unpacking into the data directory changed its own time: give it the archive's.
             let root_mtime = contents.root_mtime.map(|t| t.to_string()).unwrap_or_default();
             let finish = [aside.as_str(), &root_mtime];
-            if let Err(error) = helper::run(engine, helper_on, helper::FINISH, &finish).await {
+            if let Err(error) =
+                volume_jobs::run(engine, helper_on, volume_jobs::FINISH, &finish).await
+            {
                 tracing::warn!(bot = %bot.id, %error, "could not remove the set-aside data");
             }
             Ok(())
@@ -260,7 +265,9 @@ pub(crate) async fn import(
             let put_back = match mode {
                 ImportMode::Replace => {
                     let put_back = [aside.as_str(), &mtime];
-                    helper::run(engine, helper_on, helper::PUT_BACK, &put_back).await.map(|_| ())
+                    volume_jobs::run(engine, helper_on, volume_jobs::PUT_BACK, &put_back)
+                        .await
+                        .map(|_| ())
                 }
                 ImportMode::Merge => {
                     let saved = (container.id.as_str(), backup.as_path(), mtime.as_str());
@@ -289,7 +296,8 @@ pub(crate) async fn reset(
     op.report(|p| p.phase = Some(Phase::Clearing));
     let volume = bot.data_volume();
     journal::record(store, op, Step::Clear).await?;
-    helper::run(engine, (&bot.id, &container.image_id, &volume), helper::CLEAR, &[]).await?;
+    volume_jobs::run(engine, (&bot.id, &container.image_id, &volume), volume_jobs::CLEAR, &[])
+        .await?;
     tracing::info!(bot = %bot.id, "data directory reset");
     Ok(())
 }
@@ -480,11 +488,11 @@ pub(crate) async fn restore_backup(
     helper_on: (&str, &str, &str),
     (container, backup, mtime): (&str, &Path, &str),
 ) -> Result<()> {
-    helper::run(engine, helper_on, helper::CLEAR, &[]).await?;
+    volume_jobs::run(engine, helper_on, volume_jobs::CLEAR, &[]).await?;
     let file = tokio::fs::File::open(backup).await.map_err(io_error("opening", backup))?;
     let body = tokio_util::io::ReaderStream::with_capacity(file, CHUNK);
     engine.upload(container, crate::engine::containers::DATA_PATH, body).await?;
-    helper::run(engine, helper_on, helper::FINISH, &["", mtime]).await.map(|_| ())
+    volume_jobs::run(engine, helper_on, volume_jobs::FINISH, &["", mtime]).await.map(|_| ())
 }
 
 /// The user the container runs as when it is not root: imported files are given to it.

@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::bots::Bot;
 use crate::engine::containers::{container_name, RunState};
-use crate::engine::{helper, Engine};
+use crate::engine::{volume_jobs, Engine};
 use crate::error::{Error, Result};
 use crate::operations::OperationHandle;
 use crate::store::{OperationRecord, Store};
@@ -199,9 +199,9 @@ pub(crate) async fn repair(
                 // Before anything was written, only what was moved aside goes back.
                 let writing = has(|s| matches!(s, Step::Writing));
                 let (script, args) = match (written, writing) {
-                    (true, _) => (helper::FINISH, [aside.as_str(), ""]),
-                    (false, true) => (helper::PUT_BACK, [aside.as_str(), mtime.as_str()]),
-                    (false, false) => (helper::UNDO_SET_ASIDE, [aside.as_str(), ""]),
+                    (true, _) => (volume_jobs::FINISH, [aside.as_str(), ""]),
+                    (false, true) => (volume_jobs::PUT_BACK, [aside.as_str(), mtime.as_str()]),
+                    (false, false) => (volume_jobs::UNDO_SET_ASIDE, [aside.as_str(), ""]),
                 };
                 run_helper(engine, store, bot, script, &args).await?;
                 done.push(
@@ -254,7 +254,7 @@ async fn run_helper(
     let record = crate::lifecycle::recorded_container(store, bot).await?;
     let image = image_of(engine, &record.container_id).await?;
     let volume = bot.data_volume();
-    helper::run(engine, (&bot.id, &image, &volume), script, args).await.map(|_| ())
+    volume_jobs::run(engine, (&bot.id, &image, &volume), script, args).await.map(|_| ())
 }
 
 #[cfg(test)]

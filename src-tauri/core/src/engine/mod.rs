@@ -4,12 +4,13 @@
 //! - [`pull`]: image pulls with their raw progress stream.
 //! - [`containers`]: bot containers and their data volumes.
 //! - [`images`]: what snapshots need: commits, tar streams, flattening and image clean-up.
+//! - [`volume_jobs`]: short-lived containers that empty, set aside or measure a data volume.
 
 pub mod containers;
-pub mod helper;
 pub mod images;
 pub mod link;
 pub mod pull;
+pub mod volume_jobs;
 
 use std::collections::BTreeMap;
 use std::time::Duration;

@@ -1,8 +1,8 @@
-//! Short-lived helper containers: work on a data volume that the engine's API cannot do by
+//! Volume jobs: short-lived containers that do work on a data volume that the engine's API cannot do by
 //! itself (emptying it, moving its content aside, reading its free space), whether the bot's
 //! own container runs or not.
 //!
-//! A helper runs the bot's own image (the only one Berth knows is there) as root, without a
+//! A job runs the bot's own image (the only one Berth knows is there) as root, without a
 //! network, with the volume at `/data`, and is removed when it ends.
 
 use bollard::models::{ContainerCreateBody, HostConfig};
@@ -13,7 +13,7 @@ use super::containers::DATA_PATH;
 use super::Engine;
 use crate::error::{Error, Result};
 
-/// Runs `script` with `sh -c` as root in a helper of `image` mounting `volume` at `/data`,
+/// Runs `script` with `sh -c` as root in a job container of `image` mounting `volume` at `/data`,
 /// with `args` as `$1`, `$2`…; returns what it printed, or fails with it when it exits
 /// with another code than 0.
 pub async fn run(
@@ -22,7 +22,7 @@ pub async fn run(
     script: &str,
     args: &[&str],
 ) -> Result<String> {
-    let mut command = vec!["-c".to_owned(), script.to_owned(), "berth-helper".to_owned()];
+    let mut command = vec!["-c".to_owned(), script.to_owned(), "berth-job".to_owned()];
     command.extend(args.iter().map(|a| (*a).to_owned()));
     let body = ContainerCreateBody {
         image: Some(image.to_owned()),
@@ -37,16 +37,16 @@ pub async fn run(
         }),
         ..Default::default()
     };
-    let name = format!("berth-helper-{}", uuid::Uuid::new_v4().simple());
+    let name = format!("berth-job-{}", uuid::Uuid::new_v4().simple());
     let options = CreateContainerOptionsBuilder::default().name(&name).build();
     let docker = engine.docker();
     let created = docker
         .create_container(Some(options), body)
         .await
-        .map_err(engine.error("creating a helper container"))?;
+        .map_err(engine.error("creating a container for a volume job"))?;
     let result = run_created(engine, image, &created.id).await;
     if let Err(error) = engine.remove_container(&created.id).await {
-        tracing::warn!(container = %created.id, %error, "could not remove a helper container");
+        tracing::warn!(container = %created.id, %error, "could not remove a volume job's container");
     }
     result
 }
@@ -61,7 +61,7 @@ async fn run_created(engine: &Engine, image: &str, id: &str) -> Result<String> {
                 reason: "it has no /bin/sh, which Berth runs to work on the data directory".into(),
             });
         }
-        return Err(engine.error("starting a helper container")(error));
+        return Err(engine.error("starting a volume job")(error));
     }
     let mut waited = std::pin::pin!(docker.wait_container(id, None));
     let mut code = 0;
@@ -69,7 +69,7 @@ async fn run_created(engine: &Engine, image: &str, id: &str) -> Result<String> {
         match answer {
             Ok(_) => {}
             Err(bollard::errors::Error::DockerContainerWaitError { code: exit, .. }) => code = exit,
-            Err(error) => return Err(engine.error("waiting for a helper container")(error)),
+            Err(error) => return Err(engine.error("waiting for a volume job")(error)),
         }
     }
     let options = LogsOptionsBuilder::default().stdout(true).stderr(true).build();
