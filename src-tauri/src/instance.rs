@@ -20,6 +20,27 @@ pub fn plugin<R: Runtime>(data_dir: Option<&std::ffi::OsStr>) -> tauri::plugin::
         .build()
 }
 
+/// Hands this launch to a Berth already running on the same data directory, before any
+/// window toolkit starts: true when one took it, and this process should end. The plugin does
+/// the same from inside the app, but ending there, with GTK and WebKit up, can crash the
+/// process on its way out.
+pub fn hand_over(data_dir: Option<&std::ffi::OsStr>) -> bool {
+    let name = format!("{}.SingleInstance", bus_name(data_dir));
+    let path = format!("/{}", name.replace('.', "/").replace('-', "_"));
+    let Ok(bus) = zbus::blocking::Connection::session() else { return false };
+    let args: Vec<String> = std::env::args().collect();
+    let cwd = std::env::current_dir().unwrap_or_default().to_string_lossy().into_owned();
+    // No owner of the name: no Berth runs there, and the call fails at once.
+    let handed = bus.call_method(
+        Some(name.as_str()),
+        path.as_str(),
+        Some("org.SingleInstance.DBus"),
+        "ExecuteCallback",
+        &(args, cwd),
+    );
+    handed.is_ok()
+}
+
 /// `dev.berth.desktop` for the default data directory, `dev.berth.desktop.d<hash>` for another.
 fn bus_name(data_dir: Option<&std::ffi::OsStr>) -> String {
     match data_dir.filter(|d| !d.is_empty()) {

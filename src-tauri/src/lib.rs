@@ -22,6 +22,10 @@ mod tray;
 pub fn run() {
     let started = std::time::Instant::now();
     let data_dir = std::env::var_os(setup::DATA_DIR_VAR);
+    if instance::hand_over(data_dir.as_deref()) {
+        println!("Berth already runs for this data directory: its window is shown.");
+        return;
+    }
     let app = tauri::Builder::default()
         // First, so that a second launch stops before it sets anything up.
         .plugin(instance::plugin(data_dir.as_deref()))
