@@ -11,8 +11,14 @@ use std::time::{Duration, Instant};
 
 use berth_core::data::ImportMode;
 use berth_core::engine::link::EngineStatus;
-use berth_core::operations::{OperationEvent, Outcome, Phase, Progress, Watcher};
 use berth_core::{Berth, Config};
+
+#[path = "common.rs"]
+mod common;
+use common::{
+    berth_first, docker, docker_lines, follow, peak_memory_mib, print_comparison, remove_old_dirs,
+    settle_disk, Timed,
+};
 
 const ROUNDS: usize = 3;
 const LABEL: &str = "io.berth.test=bench";
@@ -38,24 +44,6 @@ const EMPTY: &str = "rm -rf /data/* /data/.[!.]* /data/..?*";
 /// Counts the files in the data directory.
 const COUNT: &str = "find /data -type f | wc -l";
 
-fn docker(args: &[&str]) -> bool {
-    let out = Command::new("docker").args(args).output().expect("docker CLI runs");
-    if !out.status.success() {
-        eprintln!("docker {args:?}: {}", String::from_utf8_lossy(&out.stderr).trim());
-    }
-    out.status.success()
-}
-
-/// The lines the docker CLI prints, each once.
-fn docker_lines(args: &[&str]) -> Vec<String> {
-    let out = Command::new("docker").args(args).output().expect("docker CLI runs");
-    let mut lines: Vec<String> =
-        String::from_utf8_lossy(&out.stdout).lines().map(str::to_owned).collect();
-    lines.sort();
-    lines.dedup();
-    lines
-}
-
 /// Runs `script` in the container's shell.
 fn exec(container: &str, script: &str) -> bool {
     docker(&["exec", container, "sh", "-c", script])
@@ -79,65 +67,11 @@ fn clean() {
     }
 }
 
-/// Removes the host directories of runs that were killed: each holds a gigabyte or two.
-fn remove_old_dirs() {
-    let Ok(entries) = std::fs::read_dir(std::env::temp_dir()) else { return };
-    for entry in entries.flatten() {
-        if entry.file_name().to_string_lossy().starts_with(DIR_PREFIX) {
-            if let Err(error) = std::fs::remove_dir_all(entry.path()) {
-                eprintln!("{}: {error}", entry.path().display());
-            }
-        }
-    }
-}
-
 /// Removes a file the last turn wrote, so that no turn pays for replacing one.
 fn remove_file(path: &Path) {
     if let Err(error) = std::fs::remove_file(path) {
         assert_eq!(error.kind(), std::io::ErrorKind::NotFound, "{}: {error}", path.display());
     }
-}
-
-/// How long one operation took, and how long each of Berth's phases lasted in it.
-struct Timed {
-    total: Duration,
-    phases: Vec<(Phase, Duration)>,
-}
-
-impl Timed {
-    /// An import is preparing twice, before and after the check: a phase lasted all its spans.
-    /// A phase that no message named lasted less than the gap between two messages.
-    fn lasted(&self, phase: Phase) -> Duration {
-        self.phases.iter().filter(|(p, _)| *p == phase).map(|(_, lasted)| *lasted).sum()
-    }
-}
-
-/// Follows a Berth operation to its end; a phase lasts from the first progress message that
-/// names it to the next phase or the end, so each is known to within the 50 ms between
-/// messages.
-async fn follow(started: Instant, watcher: Watcher) -> Timed {
-    let mut starts: Vec<(Phase, Duration)> = Vec::new();
-    let mut outcome = None;
-    watcher
-        .forward(|event| {
-            match event {
-                OperationEvent::Progress(Progress { phase: Some(phase), .. })
-                    if starts.last().map(|(p, _)| *p) != Some(phase) =>
-                {
-                    starts.push((phase, started.elapsed()));
-                }
-                OperationEvent::Finished { outcome: o, .. } => outcome = Some(o),
-                _ => {}
-            }
-            true
-        })
-        .await;
-    let total = started.elapsed();
-    assert_eq!(outcome, Some(Outcome::Done), "the operation failed");
-
-    let ends = starts.iter().skip(1).map(|(_, at)| *at).chain([total]);
-    let phases = starts.iter().zip(ends).map(|((phase, at), end)| (*phase, end - *at)).collect();
-    Timed { total, phases }
 }
 
 /// Berth's export streams the data directory from the engine through gzip to `archive`, and
@@ -192,72 +126,14 @@ fn assert_imported(container: &str) {
     assert_eq!(count, Ok(FILES), "files in the data directory after an import");
 }
 
-/// Writes out what the last turn left in the page cache. The engine syncs its own files as it
-/// works, and on ext4 that waits for every dirty page: a turn would pay for the one before.
-fn settle_disk() {
-    let synced = Command::new("sync").status().is_ok_and(|s| s.success());
-    assert!(synced, "sync runs");
-}
-
-/// Alternates who goes first so that neither always meets a warmer cache.
-fn berth_first(round: usize) -> [bool; 2] {
-    if round % 2 == 0 {
-        [true, false]
-    } else {
-        [false, true]
-    }
-}
-
-fn median(mut values: Vec<Duration>) -> Duration {
-    values.sort();
-    values[values.len() / 2]
-}
-
-/// The most memory this process has held resident, in MiB.
-fn peak_memory_mib() -> Option<u64> {
-    let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
-    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
-    Some(kib / 1024)
-}
-
 fn size_mib(path: &Path) -> String {
     let size = std::fs::metadata(path).map(|m| m.len()).unwrap_or_default();
     format!("{:.1} MiB", size as f64 / (1024.0 * 1024.0))
 }
 
-fn print_comparison(what: &str, cli_work: &str, cli: &[Duration], ours: &[Timed]) {
-    let ours_total: Vec<Duration> = ours.iter().map(|t| t.total).collect();
-    let (cli_median, our_median) = (median(cli.to_vec()), median(ours_total.clone()));
-    let ratio = our_median.as_secs_f64() / cli_median.as_secs_f64();
-    println!("{what}, {ROUNDS} rounds");
-    println!("  {cli_work:<44} median {:>7.3} s   all {cli:.3?}", cli_median.as_secs_f64());
-    let berth_work = format!("berth {what}");
-    println!(
-        "  {berth_work:<44} median {:>7.3} s   all {ours_total:.3?}",
-        our_median.as_secs_f64()
-    );
-    println!("  {:<44} {ratio:.3} (target at most 1.0)", "ratio berth / docker CLI");
-
-    let mut order: Vec<Phase> = Vec::new();
-    for (phase, _) in ours.iter().flat_map(|t| &t.phases) {
-        if !order.contains(phase) {
-            order.push(*phase);
-        }
-    }
-    let phases: Vec<String> = order
-        .into_iter()
-        .map(|phase| {
-            let times = ours.iter().map(|t| t.lasted(phase)).collect();
-            format!("{phase:?} {:.3} s", median(times).as_secs_f64())
-        })
-        .collect();
-    println!("  {:<44} {}", "berth phases, median of each", phases.join(", "));
-}
-
 fn main() {
     let runtime = tokio::runtime::Runtime::new().expect("runtime");
-    remove_old_dirs();
+    remove_old_dirs(DIR_PREFIX);
     let dir = tempfile::Builder::new().prefix(DIR_PREFIX).tempdir().expect("temp dir");
 
     let mut config = Config::new(dir.path().join("berth.db"));

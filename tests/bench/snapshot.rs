@@ -6,12 +6,17 @@
 
 use std::collections::BTreeMap;
 use std::path::Path;
-use std::process::Command;
 use std::time::{Duration, Instant};
 
 use berth_core::engine::link::EngineStatus;
-use berth_core::operations::{OperationEvent, Outcome, Phase, Progress, Watcher};
 use berth_core::{Berth, Config};
+
+#[path = "common.rs"]
+mod common;
+use common::{
+    berth_first, docker, docker_lines, follow, peak_memory_mib, print_comparison, remove_old_dirs,
+    settle_disk, Timed,
+};
 
 const ROUNDS: usize = 5;
 const LABEL: &str = "io.berth.test=bench";
@@ -24,24 +29,6 @@ const DIR_PREFIX: &str = "berth-bench-snapshot-";
 /// 2,000 files of random bytes from 5 kB to 195 kB in 20 directories: 200 MB in all.
 const FILL: &str = "i=0; while [ $i -lt 2000 ]; do d=/data/d$((i / 100)); mkdir -p $d; \
     head -c $((i % 20 * 10000 + 5000)) /dev/urandom > $d/f$i; i=$((i + 1)); done";
-
-fn docker(args: &[&str]) -> bool {
-    let out = Command::new("docker").args(args).output().expect("docker CLI runs");
-    if !out.status.success() {
-        eprintln!("docker {args:?}: {}", String::from_utf8_lossy(&out.stderr).trim());
-    }
-    out.status.success()
-}
-
-/// The lines the docker CLI prints, each once.
-fn docker_lines(args: &[&str]) -> Vec<String> {
-    let out = Command::new("docker").args(args).output().expect("docker CLI runs");
-    let mut lines: Vec<String> =
-        String::from_utf8_lossy(&out.stdout).lines().map(str::to_owned).collect();
-    lines.sort();
-    lines.dedup();
-    lines
-}
 
 /// Removes what this benchmark leaves on the engine, a killed run's included. Of the labelled
 /// images only the snapshots go: the image of the `create` benchmark carries the label too.
@@ -59,60 +46,6 @@ fn clean() {
     for id in docker_lines(&["volume", "ls", "-q", "--filter", &label]) {
         docker(&["volume", "rm", "-f", &id]);
     }
-}
-
-/// Removes the host directories of runs that were killed: each holds a gigabyte or two.
-fn remove_old_dirs() {
-    let Ok(entries) = std::fs::read_dir(std::env::temp_dir()) else { return };
-    for entry in entries.flatten() {
-        if entry.file_name().to_string_lossy().starts_with(DIR_PREFIX) {
-            if let Err(error) = std::fs::remove_dir_all(entry.path()) {
-                eprintln!("{}: {error}", entry.path().display());
-            }
-        }
-    }
-}
-
-/// How long one operation took, and how long each of Berth's phases lasted in it.
-struct Timed {
-    total: Duration,
-    phases: Vec<(Phase, Duration)>,
-}
-
-impl Timed {
-    /// A phase that no message named lasted less than the gap between two messages.
-    fn lasted(&self, phase: Phase) -> Duration {
-        let found = self.phases.iter().find(|(p, _)| *p == phase);
-        found.map_or(Duration::ZERO, |(_, lasted)| *lasted)
-    }
-}
-
-/// Follows a Berth operation to its end; a phase lasts from the first progress message that
-/// names it to the next phase or the end, so each is known to within the 50 ms between
-/// messages.
-async fn follow(started: Instant, watcher: Watcher) -> Timed {
-    let mut starts: Vec<(Phase, Duration)> = Vec::new();
-    let mut outcome = None;
-    watcher
-        .forward(|event| {
-            match event {
-                OperationEvent::Progress(Progress { phase: Some(phase), .. })
-                    if starts.last().map(|(p, _)| *p) != Some(phase) =>
-                {
-                    starts.push((phase, started.elapsed()));
-                }
-                OperationEvent::Finished { outcome: o, .. } => outcome = Some(o),
-                _ => {}
-            }
-            true
-        })
-        .await;
-    let total = started.elapsed();
-    assert_eq!(outcome, Some(Outcome::Done), "the operation failed");
-
-    let ends = starts.iter().skip(1).map(|(_, at)| *at).chain([total]);
-    let phases = starts.iter().zip(ends).map(|((phase, at), end)| (*phase, end - *at)).collect();
-    Timed { total, phases }
 }
 
 async fn berth_snapshot(berth: &Berth, bot: &str, round: usize) -> Timed {
@@ -191,67 +124,9 @@ async fn snapshot_id(berth: &Berth, bot: &str, name: &str) -> String {
     found.unwrap_or_else(|| panic!("no snapshot named {name}")).snapshot.id
 }
 
-/// Writes out what the last turn left in the page cache. The engine syncs its own files as it
-/// works, and on ext4 that waits for every dirty page: a turn would pay for the one before.
-fn settle_disk() {
-    let synced = Command::new("sync").status().is_ok_and(|s| s.success());
-    assert!(synced, "sync runs");
-}
-
-/// Alternates who goes first so that neither always meets a warmer cache.
-fn berth_first(round: usize) -> [bool; 2] {
-    if round % 2 == 0 {
-        [true, false]
-    } else {
-        [false, true]
-    }
-}
-
-fn median(mut values: Vec<Duration>) -> Duration {
-    values.sort();
-    values[values.len() / 2]
-}
-
-/// The most memory this process has held resident, in MiB.
-fn peak_memory_mib() -> Option<u64> {
-    let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
-    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
-    Some(kib / 1024)
-}
-
-fn print_comparison(what: &str, cli_work: &str, cli: &[Duration], ours: &[Timed]) {
-    let ours_total: Vec<Duration> = ours.iter().map(|t| t.total).collect();
-    let (cli_median, our_median) = (median(cli.to_vec()), median(ours_total.clone()));
-    let ratio = our_median.as_secs_f64() / cli_median.as_secs_f64();
-    println!("{what}, {ROUNDS} rounds");
-    println!("  {cli_work:<44} median {:>7.3} s   all {cli:.3?}", cli_median.as_secs_f64());
-    let berth_work = format!("berth {what}");
-    println!(
-        "  {berth_work:<44} median {:>7.3} s   all {ours_total:.3?}",
-        our_median.as_secs_f64()
-    );
-    println!("  {:<44} {ratio:.3} (target at most 1.0)", "ratio berth / docker CLI");
-
-    let mut order: Vec<Phase> = Vec::new();
-    for (phase, _) in ours.iter().flat_map(|t| &t.phases) {
-        if !order.contains(phase) {
-            order.push(*phase);
-        }
-    }
-    let phases: Vec<String> = order
-        .into_iter()
-        .map(|phase| {
-            let times = ours.iter().map(|t| t.lasted(phase)).collect();
-            format!("{phase:?} {:.3} s", median(times).as_secs_f64())
-        })
-        .collect();
-    println!("  {:<44} {}", "berth phases, median of each", phases.join(", "));
-}
-
 fn main() {
     let runtime = tokio::runtime::Runtime::new().expect("runtime");
-    remove_old_dirs();
+    remove_old_dirs(DIR_PREFIX);
     let dir = tempfile::Builder::new().prefix(DIR_PREFIX).tempdir().expect("temp dir");
 
     let mut config = Config::new(dir.path().join("berth.db"));
