@@ -448,18 +448,10 @@ impl Berth {
         let snapshot = self.bot_snapshot(bot, snapshot).await?;
         let bot = self.inner.store.bot(bot).await?;
         let dir = self.inner.config.snapshots_dir.clone();
-        let engine = self.inner.link.engine().ok();
-        let op = self.begin(&bot, OperationKind::DeleteSnapshot)?;
-        let id = op.info().id.clone();
-        self.inner
-            .store
-            .operation_begin(&id, &bot.id, &OperationKind::DeleteSnapshot.to_string())
-            .await?;
-        let result = snapshots::delete(engine.as_ref(), &self.inner.store, &dir, &snapshot).await;
-        self.record_end(&id, &result).await;
-        op.finish(Outcome::from(&result));
-        self.changed(Change::Container { bot_id: bot.id.clone() });
-        result
+        self.run(&bot, OperationKind::DeleteSnapshot, |engine, store, _| async move {
+            snapshots::delete(&engine, &store, &dir, &snapshot).await
+        })
+        .await
     }
 
     /// The snapshot, refused unless it belongs to the bot.

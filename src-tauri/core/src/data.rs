@@ -12,10 +12,7 @@ use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
-use std::time::Duration;
 
-use bytes::Bytes;
-use futures_util::StreamExt;
 use serde::Deserialize;
 
 use crate::archive::{self, Format, Invalid};
@@ -24,14 +21,9 @@ use crate::engine::{volume_jobs, Engine};
 use crate::error::{Error, Result};
 use crate::journal::{self, Step};
 use crate::lifecycle::{existing_container, recorded_container};
-use crate::operations::{OperationHandle, Phase, Transfer};
+use crate::operations::{OperationHandle, Phase};
 use crate::store::Store;
-
-/// How often a copy's byte count reaches the operation's readers.
-const TRANSFER_TICK: Duration = Duration::from_millis(50);
-
-/// The size of the pieces files are read in.
-const CHUNK: usize = 256 * 1024;
+use crate::transfer::{self, io_error, remove_file};
 
 /// The data directory as the engine's archive API names it: its content, entries relative.
 const DATA_CONTENT: &str = "/data/.";
@@ -87,47 +79,21 @@ pub(crate) async fn export(
     let container = recorded_container(store, bot).await?;
     op.report(|p| p.phase = Some(Phase::Exporting));
     let partial = partial_path(path);
-    let (sender, mut receiver) = tokio::sync::mpsc::channel::<Bytes>(16);
     let target = partial.clone();
-    let writer = tokio::task::spawn_blocking(move || {
-        let file = std::fs::File::create(&target).map_err(io_error("creating", &target))?;
-        let buffered = std::io::BufWriter::with_capacity(CHUNK, file);
-        let mut gzip = flate2::write::GzEncoder::new(buffered, flate2::Compression::default());
-        while let Some(chunk) = receiver.blocking_recv() {
-            gzip.write_all(&chunk).map_err(io_error("writing", &target))?;
-        }
-        let buffered = gzip.finish().map_err(io_error("writing", &target))?;
-        let file =
-            buffered.into_inner().map_err(|e| io_error("writing", &target)(e.into_error()))?;
-        file.sync_all().map_err(io_error("writing", &target))?;
-        file.metadata().map(|m| m.len()).map_err(io_error("writing", &target))
-    });
-
-    let mut stream = std::pin::pin!(engine.download(&container.container_id, DATA_CONTENT));
-    let mut done = 0u64;
-    let copied = loop {
-        let chunk = tokio::select! {
-            chunk = stream.next() => chunk,
-            () = op.cancel_token().cancelled() => break op.check_cancelled(),
-        };
-        let chunk = match chunk {
-            None => break Ok(()),
-            Some(Ok(chunk)) => chunk,
-            Some(Err(error)) => break Err(error),
-        };
-        done += chunk.len() as u64;
-        op.report(|p| p.transfer = Some(Transfer { done, total: None }));
-        if sender.send(chunk).await.is_err() {
-            break Ok(()); // The writer stopped: its error says why.
-        }
-    };
-    drop(sender);
-    let written = writer.await.map_err(|_| Error::ShuttingDown);
-    let finished = match (copied, written) {
-        (Err(error), _) | (Ok(()), Err(error)) => Err(error),
-        (Ok(()), Ok(written)) => written,
-    };
-    let finished = finished.and_then(|size| {
+    let written =
+        transfer::download(engine, &container.container_id, DATA_CONTENT, op, move |tar| {
+            let file = std::fs::File::create(&target).map_err(io_error("creating", &target))?;
+            let buffered = std::io::BufWriter::with_capacity(transfer::CHUNK, file);
+            let mut gzip = flate2::write::GzEncoder::new(buffered, flate2::Compression::default());
+            std::io::copy(tar, &mut gzip).map_err(io_error("writing", &target))?;
+            let buffered = gzip.finish().map_err(io_error("writing", &target))?;
+            let file =
+                buffered.into_inner().map_err(|e| io_error("writing", &target)(e.into_error()))?;
+            file.sync_all().map_err(io_error("writing", &target))?;
+            file.metadata().map(|m| m.len()).map_err(io_error("writing", &target))
+        })
+        .await;
+    let finished = written.and_then(|size| {
         std::fs::rename(&partial, path).map_err(io_error("saving", path))?;
         Ok(size)
     });
@@ -328,13 +294,13 @@ async fn check_file(
     let check = blocking(move || {
         let file = std::fs::File::open(&source).map_err(io_error("opening", &source))?;
         let counted = Counted { inner: file, count: counter, cancel };
-        let reader = std::io::BufReader::with_capacity(CHUNK, counted);
+        let reader = std::io::BufReader::with_capacity(transfer::CHUNK, counted);
         Ok(match format {
             Format::Gzip => archive::check(flate2::read::GzDecoder::new(reader), &links),
             Format::Tar => archive::check(reader, &links),
         })
     });
-    let checked = with_transfer(check, &read, Some(size), op).await?;
+    let checked = transfer::with_transfer(check, &read, Some(size), op).await?;
     op.check_cancelled()?;
     Ok(checked)
 }
@@ -357,7 +323,7 @@ impl<R: Read> Read for Counted<R> {
     }
 }
 
-/// Streams the file as it is (the engine unpacks gzip itself) into the container's data
+/// Streams the archive as it is (the engine unpacks gzip itself) into the container's data
 /// directory.
 async fn upload_file(
     engine: &Engine,
@@ -366,52 +332,23 @@ async fn upload_file(
     size: u64,
     op: &OperationHandle,
 ) -> Result<()> {
-    let sent = Arc::new(AtomicU64::new(0));
-    let (sender, receiver) = tokio::sync::mpsc::channel::<std::io::Result<Bytes>>(16);
-    let (source, counter) = (path.to_owned(), Arc::clone(&sent));
-    let reader = tokio::task::spawn_blocking(move || {
-        let mut file = match std::fs::File::open(&source) {
-            Ok(file) => file,
-            Err(error) => return drop(sender.blocking_send(Err(error))),
-        };
-        loop {
-            let mut buffer = vec![0; CHUNK];
-            match file.read(&mut buffer) {
-                Ok(0) => return,
-                Ok(read) => {
-                    buffer.truncate(read);
-                    counter.fetch_add(read as u64, Ordering::Relaxed);
-                    if sender.blocking_send(Ok(Bytes::from(buffer))).is_err() {
-                        return;
-                    }
-                }
-                Err(error) => return drop(sender.blocking_send(Err(error))),
-            }
-        }
-    });
-    let body = futures_util::stream::unfold(receiver, |mut receiver| async move {
-        receiver.recv().await.map(|item| (item, receiver))
-    });
-    let upload = engine.upload(container, crate::engine::containers::DATA_PATH, body);
-    let uploaded = with_transfer(upload, &sent, Some(size), op).await;
-    reader.abort();
-    uploaded
+    let dest = crate::engine::containers::DATA_PATH;
+    let uploaded = transfer::upload(engine, (container, dest), path, size, None, op).await?;
+    uploaded.map_err(|reason| Error::ArchiveInvalid { file: path.display().to_string(), reason })
 }
 
-/// Saves the data directory's content to `backup` and lists the symbolic links in it.
+/// Saves the data directory's content to `backup` and lists the symbolic links in it, both
+/// from one read of it.
 async fn save_and_list_links(
     engine: &Engine,
     container: &str,
     backup: &Path,
     op: &OperationHandle,
 ) -> Result<HashSet<Vec<u8>>> {
-    let (sender, receiver) = std::sync::mpsc::sync_channel::<Bytes>(16);
     let target = backup.to_owned();
-    // The tar is written to the file and read for its links as it arrives.
-    let worker = tokio::task::spawn_blocking(move || {
+    transfer::download(engine, container, DATA_CONTENT, op, move |tar| {
         let file = std::fs::File::create(&target).map_err(io_error("creating", &target))?;
-        let tee =
-            Tee { chunks: receiver, pending: Bytes::new(), copy: std::io::BufWriter::new(file) };
+        let tee = Tee { inner: tar, copy: std::io::BufWriter::new(file) };
         let mut archive = tar::Archive::new(tee);
         let mut links = HashSet::new();
         let entries = archive.entries().map_err(io_error("reading the data of", &target))?;
@@ -430,53 +367,21 @@ async fn save_and_list_links(
         let file =
             tee.copy.into_inner().map_err(|e| io_error("writing", &target)(e.into_error()))?;
         file.sync_all().map_err(io_error("writing", &target))?;
-        Ok::<_, Error>(links)
-    });
-    let mut stream = std::pin::pin!(engine.download(container, DATA_CONTENT));
-    let mut done = 0u64;
-    let copied = loop {
-        let chunk = tokio::select! {
-            chunk = stream.next() => chunk,
-            () = op.cancel_token().cancelled() => break op.check_cancelled(),
-        };
-        match chunk {
-            None => break Ok(()),
-            Some(Err(error)) => break Err(error),
-            Some(Ok(chunk)) => {
-                done += chunk.len() as u64;
-                op.report(|p| p.transfer = Some(Transfer { done, total: None }));
-                if sender.send(chunk).is_err() {
-                    break Ok(());
-                }
-            }
-        }
-    };
-    drop(sender);
-    let links = worker.await.map_err(|_| Error::ShuttingDown)?;
-    copied?;
-    links
+        Ok(links)
+    })
+    .await
 }
 
-/// Reads chunks from a channel and copies everything read to a file.
-struct Tee<W: Write> {
-    chunks: std::sync::mpsc::Receiver<Bytes>,
-    pending: Bytes,
+/// A reader that copies everything read through it to a file.
+struct Tee<'a, W: Write> {
+    inner: &'a mut transfer::ChunkReader,
     copy: W,
 }
 
-impl<W: Write> Read for Tee<W> {
+impl<W: Write> Read for Tee<'_, W> {
     fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        while self.pending.is_empty() {
-            match self.chunks.recv() {
-                Ok(chunk) => {
-                    self.copy.write_all(&chunk)?;
-                    self.pending = chunk;
-                }
-                Err(_) => return Ok(0),
-            }
-        }
-        let n = buf.len().min(self.pending.len());
-        buf[..n].copy_from_slice(&self.pending.split_to(n));
+        let n = self.inner.read(buf)?;
+        self.copy.write_all(&buf[..n])?;
         Ok(n)
     }
 }
@@ -490,7 +395,7 @@ pub(crate) async fn restore_backup(
 ) -> Result<()> {
     volume_jobs::run(engine, helper_on, volume_jobs::CLEAR, &[]).await?;
     let file = tokio::fs::File::open(backup).await.map_err(io_error("opening", backup))?;
-    let body = tokio_util::io::ReaderStream::with_capacity(file, CHUNK);
+    let body = tokio_util::io::ReaderStream::with_capacity(file, transfer::CHUNK);
     engine.upload(container, crate::engine::containers::DATA_PATH, body).await?;
     volume_jobs::run(engine, helper_on, volume_jobs::FINISH, &["", mtime]).await.map(|_| ())
 }
@@ -507,50 +412,10 @@ async fn container_user(engine: &Engine, container: &str) -> Result<Option<Strin
     Ok((!root).then_some(user))
 }
 
-/// Runs `work` while reporting the bytes `count` reached, until it ends or is cancelled.
-async fn with_transfer<T>(
-    work: impl std::future::Future<Output = Result<T>>,
-    count: &AtomicU64,
-    total: Option<u64>,
-    op: &OperationHandle,
-) -> Result<T> {
-    let mut work = std::pin::pin!(work);
-    let mut tick = tokio::time::interval(TRANSFER_TICK);
-    loop {
-        tokio::select! {
-            result = &mut work => {
-                let done = count.load(Ordering::Relaxed);
-                op.report(|p| p.transfer = Some(Transfer { done, total }));
-                return result;
-            }
-            _ = tick.tick() => {
-                let done = count.load(Ordering::Relaxed);
-                op.report(|p| p.transfer = Some(Transfer { done, total }));
-            }
-            () = op.cancel_token().cancelled() => {
-                op.check_cancelled()?;
-            }
-        }
-    }
-}
-
 async fn blocking<T: Send + 'static>(
     work: impl FnOnce() -> Result<T> + Send + 'static,
 ) -> Result<T> {
     tokio::task::spawn_blocking(work).await.map_err(|_| Error::ShuttingDown)?
-}
-
-fn remove_file(path: &Path) {
-    if let Err(error) = std::fs::remove_file(path) {
-        if error.kind() != std::io::ErrorKind::NotFound {
-            tracing::warn!(path = %path.display(), %error, "could not remove a file");
-        }
-    }
-}
-
-fn io_error(action: &'static str, path: &Path) -> impl FnOnce(std::io::Error) -> Error {
-    let path = path.display().to_string();
-    move |source| Error::Io { action, path, source }
 }
 
 #[cfg(test)]

@@ -27,6 +27,7 @@ pub mod snapshots;
 pub mod stats;
 pub mod store;
 mod time;
+mod transfer;
 
 pub use berth::{Berth, Change, Config};
 pub use error::{Error, ErrorPayload, Result};

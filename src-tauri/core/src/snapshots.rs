@@ -9,13 +9,8 @@
 
 use std::collections::{HashMap, HashSet};
 use std::io::{Read, Write};
-use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
-use std::time::Duration;
+use std::path::Path;
 
-use bytes::Bytes;
-use futures_util::StreamExt;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
@@ -26,19 +21,14 @@ use crate::engine::Engine;
 use crate::error::{Error, Result};
 use crate::journal::{self, Step};
 use crate::lifecycle::{existing_container, roll_back, swap_in, Swapped};
-use crate::operations::{OperationHandle, Phase, Transfer};
+use crate::operations::{OperationHandle, Phase};
 use crate::store::{ContainerRecord, Replacement, Snapshot, Store, Version, VersionReason};
 use crate::time::now_ms;
+use crate::transfer::{self, hex, io_error, remove_file};
 
 /// A committed image with this many layers or more is flattened to one. The engine refuses
 /// images deeper than 125 layers, and every snapshot of a restored container adds one.
 pub const FLATTEN_AT_LAYERS: usize = 100;
-
-/// How often a copy's byte count reaches the operation's readers.
-const TRANSFER_TICK: Duration = Duration::from_millis(50);
-
-/// The size of the pieces a data file is read in.
-const CHUNK: usize = 256 * 1024;
 
 /// A snapshot as the Container tab lists it: in tree order, with its depth in the tree.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -92,29 +82,30 @@ pub(crate) async fn list(
     let snapshots = store.snapshots(&bot.id).await?;
     let current = store.container(&bot.id).await?.and_then(|c| c.snapshot_id);
     let mut entries = tree(snapshots, current.as_deref());
+    // One listing of the bot's images, not an inspect per snapshot: the list is read again
+    // every few seconds.
+    let held: Option<HashSet<String>> = match engine {
+        Some(engine) => {
+            Some(engine.snapshot_images(&bot.id).await?.into_iter().map(|i| i.id).collect())
+        }
+        None => None,
+    };
     for entry in &mut entries {
-        entry.broken = broken(engine, dir, &entry.snapshot).await?;
+        let image_held = held.as_ref().map(|ids| ids.contains(&entry.snapshot.image_id));
+        entry.broken = broken(image_held, dir, &entry.snapshot).await;
     }
     Ok(entries)
 }
 
-/// Why the snapshot cannot be restored, if it cannot.
-async fn broken(
-    engine: Option<&Engine>,
-    dir: &Path,
-    snapshot: &Snapshot,
-) -> Result<Option<String>> {
-    if let Some(engine) = engine {
-        if engine.image_facts(&snapshot.image_id).await?.is_none() {
-            return Ok(Some(format!(
-                "its image `{}` is no longer in the engine",
-                snapshot.image_tag
-            )));
-        }
+/// Why the snapshot cannot be restored, if it cannot; `image_held` is unknown (`None`) while
+/// the engine is away.
+async fn broken(image_held: Option<bool>, dir: &Path, snapshot: &Snapshot) -> Option<String> {
+    if image_held == Some(false) {
+        return Some(format!("its image `{}` is no longer in the engine", snapshot.image_tag));
     }
     let path = dir.join(&snapshot.data_file);
     let found = tokio::fs::metadata(&path).await;
-    Ok(match found {
+    match found {
         Err(_) => Some(format!("its data file `{}` is missing", path.display())),
         Ok(meta) if meta.len() != snapshot.data_size as u64 => Some(format!(
             "its data file `{}` has {} bytes instead of {}",
@@ -123,7 +114,7 @@ async fn broken(
             snapshot.data_size
         )),
         Ok(_) => None,
-    })
+    }
 }
 
 /// Captures the bot's container as snapshot `name`. A running container is paused while its
@@ -251,44 +242,27 @@ async fn save_data(
     path: &Path,
     op: &OperationHandle,
 ) -> Result<(u64, String)> {
-    let (sender, mut receiver) = tokio::sync::mpsc::channel::<Bytes>(16);
     let target = path.to_owned();
-    let writer = tokio::task::spawn_blocking(move || {
+    transfer::download(engine, container, DATA_PATH, op, move |tar| {
         let file = std::fs::File::create(&target).map_err(io_error("creating", &target))?;
-        let mut file = std::io::BufWriter::with_capacity(CHUNK, file);
+        let mut file = std::io::BufWriter::with_capacity(transfer::CHUNK, file);
         let mut hash = Sha256::new();
-        while let Some(chunk) = receiver.blocking_recv() {
-            hash.update(&chunk);
-            file.write_all(&chunk).map_err(io_error("writing", &target))?;
+        let mut size = 0u64;
+        let mut buffer = vec![0; transfer::CHUNK];
+        loop {
+            let read = tar.read(&mut buffer).map_err(io_error("reading the data for", &target))?;
+            if read == 0 {
+                break;
+            }
+            hash.update(&buffer[..read]);
+            file.write_all(&buffer[..read]).map_err(io_error("writing", &target))?;
+            size += read as u64;
         }
         let file = file.into_inner().map_err(|e| io_error("writing", &target)(e.into_error()))?;
         file.sync_all().map_err(io_error("writing", &target))?;
-        Ok::<_, Error>(hex(&hash.finalize()))
-    });
-
-    let mut stream = std::pin::pin!(engine.download(container, DATA_PATH));
-    let mut done = 0u64;
-    let copied = loop {
-        let chunk = tokio::select! {
-            chunk = stream.next() => chunk,
-            () = op.cancel_token().cancelled() => break op.check_cancelled(),
-        };
-        let Some(chunk) = chunk else { break Ok(()) };
-        let chunk = match chunk {
-            Ok(chunk) => chunk,
-            Err(error) => break Err(error),
-        };
-        done += chunk.len() as u64;
-        op.report(|p| p.transfer = Some(Transfer { done, total: None }));
-        if sender.send(chunk).await.is_err() {
-            // The writer stopped: its error says why.
-            break Ok(());
-        }
-    };
-    drop(sender);
-    let written = writer.await.map_err(|_| Error::ShuttingDown)?;
-    copied?;
-    Ok((done, written?))
+        Ok((size, hex(&hash.finalize())))
+    })
+    .await
 }
 
 /// Returns the bot's container to snapshot `snapshot`: its filesystem, its data directory, and
@@ -303,7 +277,8 @@ pub(crate) async fn restore(
     op: &OperationHandle,
 ) -> Result<Version> {
     let (record, current) = existing_container(engine, store, bot).await?;
-    if let Some(reason) = broken(Some(engine), dir, snapshot).await? {
+    let image_held = engine.image_facts(&snapshot.image_id).await?.is_some();
+    if let Some(reason) = broken(Some(image_held), dir, snapshot).await {
         return Err(Error::SnapshotBroken { name: snapshot.name.clone(), reason });
     }
 
@@ -396,81 +371,27 @@ async fn restore_data(
     op: &OperationHandle,
 ) -> Result<()> {
     let total = u64::try_from(snapshot.data_size).unwrap_or_default();
-    let sent = Arc::new(AtomicU64::new(0));
-    let (sender, receiver) = tokio::sync::mpsc::channel::<std::io::Result<Bytes>>(16);
-    let (source, expected, counter) = (path.to_owned(), snapshot.data_sha256.clone(), sent.clone());
-    // Ends with why the file could not be used, if it could not; the upload then fails too.
-    let reader = tokio::task::spawn_blocking(move || {
-        let fail = |reason: String| {
-            let _ = sender.blocking_send(Err(std::io::Error::other(reason.clone())));
-            Err(reason)
-        };
-        let mut file = match std::fs::File::open(&source) {
-            Ok(file) => file,
-            Err(error) => return fail(format!("its data file cannot be opened: {error}")),
-        };
-        let mut hash = Sha256::new();
-        loop {
-            let mut buffer = vec![0; CHUNK];
-            let read = match file.read(&mut buffer) {
-                Ok(0) => break,
-                Ok(read) => read,
-                Err(error) => return fail(format!("its data file cannot be read: {error}")),
-            };
-            buffer.truncate(read);
-            hash.update(&buffer);
-            counter.fetch_add(read as u64, Ordering::Relaxed);
-            if sender.blocking_send(Ok(Bytes::from(buffer))).is_err() {
-                // The upload stopped taking bytes: its own error says why.
-                return Ok(());
-            }
-        }
-        if hex(&hash.finalize()) != expected {
-            return fail("its data file has changed since it was saved".to_owned());
-        }
-        Ok(())
-    });
-    let body = futures_util::stream::unfold(receiver, |mut receiver| async move {
-        receiver.recv().await.map(|item| (item, receiver))
-    });
-
-    let upload = engine.upload(container, "/", body);
-    let mut upload = std::pin::pin!(upload);
-    let mut tick = tokio::time::interval(TRANSFER_TICK);
-    let uploaded = loop {
-        tokio::select! {
-            result = &mut upload => break result,
-            _ = tick.tick() => {
-                let done = sent.load(Ordering::Relaxed);
-                op.report(|p| p.transfer = Some(Transfer { done, total: Some(total) }));
-            }
-            () = op.cancel_token().cancelled() => break op.check_cancelled(),
-        }
-    };
-    let read = reader.await.map_err(|_| Error::ShuttingDown)?;
-    if let Err(reason) = read {
-        return Err(Error::SnapshotBroken { name: snapshot.name.clone(), reason });
-    }
-    uploaded?;
-    op.report(|p| p.transfer = Some(Transfer { done: total, total: Some(total) }));
-    Ok(())
+    let expected = Some(snapshot.data_sha256.clone());
+    let uploaded = transfer::upload(engine, (container, "/"), path, total, expected, op).await?;
+    uploaded.map_err(|why| Error::SnapshotBroken {
+        name: snapshot.name.clone(),
+        reason: format!("its data file `{}`: {why}", path.display()),
+    })
 }
 
 /// Deletes a snapshot: its record (its children and the container re-parented to its
 /// parent), its data file, and its image unless a container or another snapshot's image still
 /// builds on it, in which case the image goes with the last of those.
 pub(crate) async fn delete(
-    engine: Option<&Engine>,
+    engine: &Engine,
     store: &Store,
     dir: &Path,
     snapshot: &Snapshot,
 ) -> Result<()> {
     store.snapshot_delete(&snapshot.id).await?;
     remove_file(&dir.join(&snapshot.data_file));
-    if let Some(engine) = engine {
-        let bot = store.bot(&snapshot.bot_id).await?;
-        collect_images(engine, store, &bot).await;
-    }
+    let bot = store.bot(&snapshot.bot_id).await?;
+    collect_images(engine, store, &bot).await;
     tracing::info!(bot = %snapshot.bot_id, snapshot = %snapshot.id, "snapshot deleted");
     Ok(())
 }
@@ -526,27 +447,10 @@ fn create_dir(dir: &Path) -> Result<()> {
     std::fs::create_dir_all(dir).map_err(io_error("creating the snapshots directory", dir))
 }
 
-fn remove_file(path: &Path) {
-    if let Err(error) = std::fs::remove_file(path) {
-        if error.kind() != std::io::ErrorKind::NotFound {
-            tracing::warn!(path = %path.display(), %error, "could not remove a snapshot file");
-        }
-    }
-}
-
 fn log_failure(bot: &Bot, result: Result<()>) {
     if let Err(error) = result {
         tracing::warn!(bot = %bot.id, %error, "could not clean up after a restore");
     }
-}
-
-fn io_error(action: &'static str, path: &Path) -> impl FnOnce(std::io::Error) -> Error {
-    let path: PathBuf = path.to_owned();
-    move |source| Error::Io { action, path: path.display().to_string(), source }
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 #[cfg(test)]
@@ -608,10 +512,5 @@ mod tests {
         let entries = tree(snapshots, None);
         assert_eq!(entries.len(), 10_000);
         assert_eq!(entries.last().map(|e| e.depth), Some(9_999));
-    }
-
-    #[test]
-    fn hex_is_lowercase_and_padded() {
-        assert_eq!(hex(&[0x00, 0x0f, 0xab]), "000fab");
     }
 }

@@ -101,11 +101,12 @@ impl Engine {
         }
     }
 
-    /// Every image labelled as a snapshot image of `bot`.
+    /// Every image labelled as a snapshot image of `bot`, intermediate ones included (a deleted
+    /// snapshot's image that a later one builds on).
     pub async fn snapshot_images(&self, bot: &str) -> Result<Vec<SnapshotImage>> {
         let label = format!("{LABEL_BOT}={bot}");
         let filters = HashMap::from([("label".to_owned(), vec![label])]);
-        let options = ListImagesOptionsBuilder::default().filters(&filters).build();
+        let options = ListImagesOptionsBuilder::default().all(true).filters(&filters).build();
         let images = self
             .docker
             .list_images(Some(options))

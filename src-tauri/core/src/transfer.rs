@@ -1,0 +1,225 @@
+//! Copies between a container and a file on the host, streamed, with the byte count reported
+//! to the operation and a cancel honoured. Snapshots and data archives both move their bytes
+//! through here.
+//!
+//! The engine's side runs on the async runtime; the file's side (hashing, gzip, tar reading)
+//! runs on a blocking thread, so that neither holds the other up and nothing is held in
+//! memory beyond a few chunks.
+
+use std::io::Read;
+use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use futures_util::StreamExt;
+use sha2::{Digest, Sha256};
+
+use crate::engine::Engine;
+use crate::error::{Error, Result};
+use crate::operations::{OperationHandle, Transfer};
+
+/// How often a copy's byte count reaches the operation's readers.
+const TICK: Duration = Duration::from_millis(50);
+
+/// The size of the pieces files are read in, and of their write buffers.
+pub(crate) const CHUNK: usize = 256 * 1024;
+
+/// How many chunks may wait between the two sides.
+const QUEUED: usize = 16;
+
+/// Streams the tar of `path` in the container to `consume`, which reads it on a blocking
+/// thread; returns what `consume` returns. The total is not known beforehand.
+pub(crate) async fn download<T: Send + 'static>(
+    engine: &Engine,
+    container: &str,
+    path: &str,
+    op: &OperationHandle,
+    consume: impl FnOnce(&mut ChunkReader) -> Result<T> + Send + 'static,
+) -> Result<T> {
+    let (sender, receiver) = tokio::sync::mpsc::channel::<Bytes>(QUEUED);
+    let consumer = tokio::task::spawn_blocking(move || {
+        let mut reader = ChunkReader { chunks: receiver, pending: Bytes::new() };
+        consume(&mut reader)
+    });
+
+    let mut stream = std::pin::pin!(engine.download(container, path));
+    let mut done = 0u64;
+    let copied = loop {
+        let chunk = tokio::select! {
+            chunk = stream.next() => chunk,
+            () = op.cancel_token().cancelled() => break op.check_cancelled(),
+        };
+        let chunk = match chunk {
+            None => break Ok(()),
+            Some(Ok(chunk)) => chunk,
+            Some(Err(error)) => break Err(error),
+        };
+        done += chunk.len() as u64;
+        op.report(|p| p.transfer = Some(Transfer { done, total: None }));
+        if sender.send(chunk).await.is_err() {
+            break Ok(()); // The consumer stopped: its error says why.
+        }
+    };
+    drop(sender);
+    let consumed = consumer.await.map_err(|_| Error::ShuttingDown)?;
+    copied?;
+    consumed
+}
+
+/// The chunks of a download as a `Read`, for the blocking side.
+pub(crate) struct ChunkReader {
+    chunks: tokio::sync::mpsc::Receiver<Bytes>,
+    pending: Bytes,
+}
+
+impl Read for ChunkReader {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        while self.pending.is_empty() {
+            match self.chunks.blocking_recv() {
+                Some(chunk) => self.pending = chunk,
+                None => return Ok(0),
+            }
+        }
+        let n = buf.len().min(self.pending.len());
+        buf[..n].copy_from_slice(&self.pending.split_to(n));
+        Ok(n)
+    }
+}
+
+/// Streams the file into the container at `dest` (the engine unpacks a tar, gzip or not),
+/// reporting bytes against `total`. With `expected`, the file's SHA-256 is checked on the
+/// way and a mismatch fails the upload before it ends.
+///
+/// The outer error is the engine's or a cancel; the inner one says why the file itself could
+/// not be used (unreadable, or not what it was), for the caller to name.
+pub(crate) async fn upload(
+    engine: &Engine,
+    (container, dest): (&str, &str),
+    file: &Path,
+    total: u64,
+    expected: Option<String>,
+    op: &OperationHandle,
+) -> Result<std::result::Result<(), String>> {
+    let sent = Arc::new(AtomicU64::new(0));
+    let (sender, receiver) = tokio::sync::mpsc::channel::<std::io::Result<Bytes>>(QUEUED);
+    let (source, counter) = (file.to_owned(), Arc::clone(&sent));
+    // Ends with why the file could not be used, if it could not; the upload then fails too.
+    let reader = tokio::task::spawn_blocking(move || {
+        let fail = |reason: String| {
+            let _ = sender.blocking_send(Err(std::io::Error::other(reason.clone())));
+            Err(reason)
+        };
+        let mut file = match std::fs::File::open(&source) {
+            Ok(file) => file,
+            Err(error) => return fail(format!("the file cannot be opened: {error}")),
+        };
+        let mut hash = Sha256::new();
+        loop {
+            let mut buffer = vec![0; CHUNK];
+            let read = match file.read(&mut buffer) {
+                Ok(0) => break,
+                Ok(read) => read,
+                Err(error) => return fail(format!("the file cannot be read: {error}")),
+            };
+            buffer.truncate(read);
+            if expected.is_some() {
+                hash.update(&buffer);
+            }
+            counter.fetch_add(read as u64, Ordering::Relaxed);
+            if sender.blocking_send(Ok(Bytes::from(buffer))).is_err() {
+                return Ok(()); // The upload stopped taking bytes: its own error says why.
+            }
+        }
+        if expected.is_some_and(|sum| hex(&hash.finalize()) != sum) {
+            return fail("the file has changed since it was saved".to_owned());
+        }
+        Ok(())
+    });
+    let body = futures_util::stream::unfold(receiver, |mut receiver| async move {
+        receiver.recv().await.map(|item| (item, receiver))
+    });
+
+    let uploaded =
+        with_transfer(engine.upload(container, dest, body), &sent, Some(total), op).await;
+    let read = reader.await.map_err(|_| Error::ShuttingDown)?;
+    if read.is_err() {
+        return Ok(read);
+    }
+    uploaded.map(Ok)
+}
+
+/// Runs `work` while reporting the bytes `count` reached, until it ends or is cancelled.
+pub(crate) async fn with_transfer<T>(
+    work: impl std::future::Future<Output = Result<T>>,
+    count: &AtomicU64,
+    total: Option<u64>,
+    op: &OperationHandle,
+) -> Result<T> {
+    let mut work = std::pin::pin!(work);
+    let mut tick = tokio::time::interval(TICK);
+    loop {
+        tokio::select! {
+            result = &mut work => {
+                let done = count.load(Ordering::Relaxed);
+                op.report(|p| p.transfer = Some(Transfer { done, total }));
+                return result;
+            }
+            _ = tick.tick() => {
+                let done = count.load(Ordering::Relaxed);
+                op.report(|p| p.transfer = Some(Transfer { done, total }));
+            }
+            () = op.cancel_token().cancelled() => op.check_cancelled()?,
+        }
+    }
+}
+
+/// Removes a file Berth wrote; one already gone is fine, and a failure is logged: the work's
+/// own outcome is what the user needs to see.
+pub(crate) fn remove_file(path: &Path) {
+    if let Err(error) = std::fs::remove_file(path) {
+        if error.kind() != std::io::ErrorKind::NotFound {
+            tracing::warn!(path = %path.display(), %error, "could not remove a file");
+        }
+    }
+}
+
+pub(crate) fn io_error(action: &'static str, path: &Path) -> impl FnOnce(std::io::Error) -> Error {
+    let path = path.display().to_string();
+    move |source| Error::Io { action, path, source }
+}
+
+pub(crate) fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hex_is_lowercase_and_padded() {
+        assert_eq!(hex(&[0x00, 0x0f, 0xab]), "000fab");
+    }
+
+    #[test]
+    fn chunks_read_back_whole_whatever_the_buffer() {
+        let (sender, receiver) = tokio::sync::mpsc::channel(4);
+        for chunk in [&b"ab"[..], b"", b"cdefg"] {
+            sender.try_send(Bytes::from_static(chunk)).expect("queued");
+        }
+        drop(sender);
+        let mut reader = ChunkReader { chunks: receiver, pending: Bytes::new() };
+        let mut read = Vec::new();
+        let mut buffer = [0u8; 3];
+        loop {
+            let n = reader.read(&mut buffer).expect("reads");
+            if n == 0 {
+                break;
+            }
+            read.extend_from_slice(&buffer[..n]);
+        }
+        assert_eq!(read, b"abcdefg");
+    }
+}
