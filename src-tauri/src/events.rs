@@ -1,7 +1,7 @@
 //! Domain changes, forwarded to the UI as events it redraws on.
 
 use berth_core::{Berth, Change};
-use tauri::{AppHandle, Emitter, Manager};
+use tauri::{AppHandle, Emitter};
 use tokio::sync::broadcast::error::RecvError;
 
 pub const BOTS_CHANGED: &str = "bots://changed";
@@ -14,7 +14,6 @@ pub const TRAY_FAILED: &str = "tray://failed";
 
 pub fn forward(app: AppHandle, berth: &Berth) {
     let mut changes = berth.subscribe();
-    let domain = berth.clone();
     tauri::async_runtime::spawn(async move {
         loop {
             let change = match changes.recv().await {
@@ -32,11 +31,6 @@ pub fn forward(app: AppHandle, berth: &Berth) {
             };
             if let Err(error) = emitted {
                 tracing::warn!(%error, "could not send a change to the window");
-            }
-            // The tray menu shows every bot's state and whether it is busy.
-            let shown = app.try_state::<crate::setup::TrayShown>().is_some_and(|t| t.0);
-            if shown && matches!(change, Change::Bots | Change::Operations) {
-                crate::tray::rebuild(&app, &domain).await;
             }
         }
     });

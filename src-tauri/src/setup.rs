@@ -30,8 +30,7 @@ pub fn run(app: &mut App, started: Instant) -> Result<(), Box<dyn std::error::Er
     app.manage(TrayShown(tray.is_some()));
     if let Some(tray) = tray {
         app.manage(tray);
-        let (handle, domain) = (app.handle().clone(), berth.clone());
-        tauri::async_runtime::spawn(async move { crate::tray::rebuild(&handle, &domain).await });
+        crate::tray::follow(app.handle().clone(), berth.clone());
     }
     app.manage(berth);
     Ok(())

@@ -7,10 +7,11 @@
 use berth_core::berth::BotSummary;
 use berth_core::lifecycle::ContainerState;
 use berth_core::operations::OperationInfo;
-use berth_core::Berth;
+use berth_core::{Berth, Change};
 use tauri::menu::{IsMenuItem, Menu, MenuItem, PredefinedMenuItem, Submenu};
 use tauri::tray::{TrayIcon, TrayIconBuilder};
 use tauri::{AppHandle, Emitter, Manager, Runtime};
+use tokio::sync::broadcast::error::{RecvError, TryRecvError};
 
 /// The event that tells the window to open a bot.
 pub const OPEN_BOT: &str = "tray://open-bot";
@@ -124,8 +125,28 @@ fn tray_host_present() -> bool {
     dbus.name_has_owner(name).unwrap_or(false)
 }
 
+/// Keeps the menu in step with the bots, on its own task so that the window's events never
+/// wait on it. A burst of changes (a create sends several) makes one rebuild.
+pub fn follow<R: Runtime>(app: AppHandle<R>, berth: Berth) {
+    let mut changes = berth.subscribe();
+    tauri::async_runtime::spawn(async move {
+        loop {
+            rebuild(&app, &berth).await;
+            // Wait for a change the menu shows, then take whatever else came meanwhile.
+            loop {
+                match changes.recv().await {
+                    Ok(Change::Bots | Change::Operations) | Err(RecvError::Lagged(_)) => break,
+                    Ok(_) => {}
+                    Err(RecvError::Closed) => return,
+                }
+            }
+            while !matches!(changes.try_recv(), Err(TryRecvError::Empty | TryRecvError::Closed)) {}
+        }
+    });
+}
+
 /// Builds the menu for the bots as they are now and puts it on the tray icon.
-pub async fn rebuild<R: Runtime>(app: &AppHandle<R>, berth: &Berth) {
+async fn rebuild<R: Runtime>(app: &AppHandle<R>, berth: &Berth) {
     let Some(tray) = app.tray_by_id(TRAY_ID) else { return };
     let bots = match berth.bots().await {
         Ok(bots) => bots,
