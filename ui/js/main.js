@@ -222,7 +222,8 @@ async function showRepairs() {
     let { notices } = s;
     for (const repair of fresh) {
       const earlier = notices[repair.botId];
-      notices = withKey(notices, repair.botId, earlier ? `${earlier} ${repair.message}` : repair.message);
+      const told = earlier ? `${earlier} ${repair.message}` : repair.message;
+      notices = withKey(notices, repair.botId, told);
     }
     return { notices };
   });

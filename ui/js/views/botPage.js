@@ -65,7 +65,8 @@ function containerTab(bot, state, actions, progressPanel, resourcePanel) {
 
   return [
     h('div', { class: 'actions' },
-      actionButton('create', 'Create', can.create, () => actions.createContainer(bot.id), 'primary'),
+      actionButton('create', 'Create', can.create, () => actions.createContainer(bot.id),
+        'primary'),
       actionButton('start', 'Start', can.start, () => actions.startContainer(bot.id)),
       actionButton('stop', 'Stop', can.stop, () => actions.stopContainer(bot.id)),
       actionButton('update', 'Update image…', can.update, () => actions.updateImage(bot)),
@@ -165,7 +166,8 @@ function snapshotTree(bot, snapshots, canRestore, actions) {
           onclick: () => actions.deleteSnapshot(bot, snapshot),
         }, 'Delete…')),
       snapshot.broken
-        ? h('p', { class: 'snapshot-broken', role: 'note' }, `Cannot be restored: ${snapshot.broken}`)
+        ? h('p', { class: 'snapshot-broken', role: 'note' },
+          `Cannot be restored: ${snapshot.broken}`)
         : null))));
 }
 

@@ -253,12 +253,16 @@ export function replaceDialog(bot, suggested, submit) {
 export function importDialog(bot) {
   return new Promise((resolve) => {
     const option = (value, label, hint, checked) => h('label', { class: 'choice' },
-      h('input', { type: 'radio', name: 'import-mode', value, checked, 'data-test': `import-${value}` }),
+      h('input', {
+        type: 'radio', name: 'import-mode', value, checked, 'data-test': `import-${value}`,
+      }),
       h('span', {}, h('strong', {}, label), h('span', { class: 'muted' }, hint)));
     let chosen = null;
     const form = h('form', {
       method: 'dialog',
-      onsubmit: () => { chosen = form.querySelector('input[name=import-mode]:checked')?.value ?? null; },
+      onsubmit: () => {
+        chosen = form.querySelector('input[name=import-mode]:checked')?.value ?? null;
+      },
     },
     h('h2', { id: 'import-title' }, `Import data into ${bot.name}`),
     h('p', {}, 'Choose what happens to the files the data directory holds now, then the archive '

@@ -14,7 +14,8 @@ function sparkline(label) {
   svg.setAttribute('aria-label', label);
   const line = document.createElementNS(SVG, 'polyline');
   svg.append(line);
-  return { el: svg, draw: (values) => line.setAttribute('points', sparklinePoints(values, WIDTH, HEIGHT)) };
+  const draw = (values) => line.setAttribute('points', sparklinePoints(values, WIDTH, HEIGHT));
+  return { el: svg, draw };
 }
 
 /**
@@ -27,7 +28,10 @@ export function createResourcePanel() {
   const data = h('span', { 'data-test': 'data-size' }, '—');
   const cpuLine = sparkline('CPU over the last minutes');
   const memoryLine = sparkline('Memory over the last minutes');
-  const row = (term, value, chart) => [h('dt', {}, term), h('dd', { class: 'resource' }, value, chart)];
+  const row = (term, value, chart) => [
+    h('dt', {}, term),
+    h('dd', { class: 'resource' }, value, chart),
+  ];
   const el = h('dl', { class: 'status-grid resources', 'aria-label': 'Resources' },
     row('CPU', cpu, cpuLine.el),
     row('Memory', memory, memoryLine.el),

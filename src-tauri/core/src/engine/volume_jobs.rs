@@ -1,6 +1,6 @@
-//! Volume jobs: short-lived containers that do work on a data volume that the engine's API cannot do by
-//! itself (emptying it, moving its content aside, reading its free space), whether the bot's
-//! own container runs or not.
+//! Volume jobs: short-lived containers that do work on a data volume that the engine's API
+//! cannot do by itself (emptying it, moving its content aside, reading its free space),
+//! whether the bot's own container runs or not.
 //!
 //! A job runs the bot's own image (the only one Berth knows is there) as root, without a
 //! network, with the volume at `/data`, and is removed when it ends.
@@ -46,7 +46,8 @@ pub async fn run(
         .map_err(engine.error("creating a container for a volume job"))?;
     let result = run_created(engine, image, &created.id).await;
     if let Err(error) = engine.remove_container(&created.id).await {
-        tracing::warn!(container = %created.id, %error, "could not remove a volume job's container");
+        let container = &created.id;
+        tracing::warn!(%container, %error, "could not remove a volume job's container");
     }
     result
 }
