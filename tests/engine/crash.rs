@@ -43,79 +43,131 @@ async fn restart_and_repair(t: &mut TestBerth, bot: &str) -> String {
 }
 
 #[tokio::test]
-async fn a_create_cut_off_is_undone() {
+async fn a_create_cut_off_at_any_step_is_undone() {
     let mut t = TestBerth::start().await;
-    let bot = t.berth.bot_create("crash create", &crate::support::test_image("latest")).await;
-    let bot = bot.expect("bot");
-    crash_at(&t, "start", "create", &bot.id, "");
-    assert_eq!(t.leftovers().len(), 2, "the crash left a container and a volume");
+    for step in ["createVolume", "createContainer", "start"] {
+        let name = format!("crash create {step}");
+        let bot = t.berth.bot_create(&name, &crate::support::test_image("latest")).await;
+        let bot = bot.expect("bot");
+        crash_at(&t, step, "create", &bot.id, "");
+        if step == "start" {
+            assert_eq!(t.leftovers().len(), 2, "the crash left a container and a volume");
+        }
 
-    let message = restart_and_repair(&mut t, &bot.id).await;
-    assert!(message.contains("removed the half-created container"), "{message}");
-    assert!(t.leftovers().is_empty(), "nothing left half-made");
-    assert_eq!(state_of(&t, &bot.id).await, ContainerState::None);
-    assert_eq!(t.create_container(&bot.id).await.0, Outcome::Done, "Create works again");
+        let message = restart_and_repair(&mut t, &bot.id).await;
+        if step == "start" {
+            assert!(message.contains("removed the half-created container"), "{message}");
+        }
+        assert!(t.leftovers().is_empty(), "nothing left half-made at {step}");
+        assert_eq!(state_of(&t, &bot.id).await, ContainerState::None, "at {step}");
+        assert_eq!(t.create_container(&bot.id).await.0, Outcome::Done, "Create works again");
+        t.berth.bot_delete(&bot.id).await.expect("bot deleted");
+    }
 }
 
 #[tokio::test]
-async fn a_snapshot_cut_off_while_paused_is_dropped() {
+async fn a_snapshot_cut_off_at_any_step_is_dropped_and_the_container_resumed() {
     let mut t = TestBerth::start().await;
-    let bot = t.running_bot("crash snapshot").await;
-    exec(&t, &bot.id, "echo kept > /data/file").await;
-    crash_at(&t, "saveData", "snapshot", &bot.id, "cut off");
-    assert_eq!(state_of(&t, &bot.id).await, ContainerState::Paused, "left paused by the crash");
+    for step in ["pause", "committed", "saveData"] {
+        let bot = t.running_bot(&format!("crash snapshot {step}")).await;
+        exec(&t, &bot.id, "echo kept > /data/file").await;
+        crash_at(&t, step, "snapshot", &bot.id, "cut off");
+        if step != "pause" {
+            let state = state_of(&t, &bot.id).await;
+            assert_eq!(state, ContainerState::Paused, "left paused by the crash at {step}");
+        }
 
-    let message = restart_and_repair(&mut t, &bot.id).await;
-    assert!(message.contains("resumed the paused container"), "{message}");
-    assert_eq!(state_of(&t, &bot.id).await, ContainerState::Running);
-    assert!(t.berth.snapshots(&bot.id).await.expect("lists").is_empty());
-    let images = docker(&["images", "-aq", "--filter", &t.run_label()]);
-    assert!(images.is_empty(), "the committed image is gone: {images:?}");
-    let files = std::fs::read_dir(t.snapshots_dir().join(&bot.id)).map_or(0, |d| d.count());
-    assert_eq!(files, 0, "no partial data file");
-    assert_eq!(exec(&t, &bot.id, "cat /data/file").await, ["kept"]);
+        let message = restart_and_repair(&mut t, &bot.id).await;
+        if step != "pause" {
+            assert!(message.contains("resumed the paused container"), "{step}: {message}");
+        }
+        assert_eq!(state_of(&t, &bot.id).await, ContainerState::Running, "at {step}");
+        assert!(t.berth.snapshots(&bot.id).await.expect("lists").is_empty());
+        let images = docker(&["images", "-aq", "--filter", &t.run_label()]);
+        assert!(images.is_empty(), "the committed image is gone at {step}: {images:?}");
+        let files = std::fs::read_dir(t.snapshots_dir().join(&bot.id)).map_or(0, |d| d.count());
+        assert_eq!(files, 0, "no partial data file at {step}");
+        assert_eq!(exec(&t, &bot.id, "cat /data/file").await, ["kept"]);
+        t.berth.bot_delete(&bot.id).await.expect("bot deleted");
+    }
 }
 
 #[tokio::test]
-async fn a_restore_cut_off_before_the_swap_leaves_the_bot_as_it_was() {
+async fn a_restore_cut_off_is_undone_before_the_swap_and_finished_after_it() {
     let mut t = TestBerth::start().await;
-    let bot = t.running_bot("crash restore").await;
-    exec(&t, &bot.id, "echo one > /data/file").await;
-    let watcher = t.berth.snapshot_create(&bot.id, "one").await.expect("starts");
-    assert_eq!(follow(watcher).await.0, Outcome::Done);
-    exec(&t, &bot.id, "echo two > /data/file").await;
-    let before = container_id(&t, &bot.id).await;
-    let snapshot = t.berth.snapshots(&bot.id).await.expect("lists")[0].snapshot.id.clone();
+    for step in ["makeNext", "swapIn", "swapped"] {
+        let bot = t.running_bot(&format!("crash restore {step}")).await;
+        exec(&t, &bot.id, "echo one > /data/file").await;
+        let watcher = t.berth.snapshot_create(&bot.id, "one").await.expect("starts");
+        assert_eq!(follow(watcher).await.0, Outcome::Done);
+        exec(&t, &bot.id, "echo two > /data/file").await;
+        let before = container_id(&t, &bot.id).await;
+        let snapshot = t.berth.snapshots(&bot.id).await.expect("lists")[0].snapshot.id.clone();
 
-    crash_at(&t, "swapIn", "restore", &bot.id, &snapshot);
-    assert_eq!(t.leftovers().len(), 4, "old and new container and volume");
-    let message = restart_and_repair(&mut t, &bot.id).await;
-    assert!(message.contains("put the container back as it was"), "{message}");
-    assert_eq!(container_id(&t, &bot.id).await, before);
-    assert_eq!(state_of(&t, &bot.id).await, ContainerState::Running);
-    assert_eq!(exec(&t, &bot.id, "cat /data/file").await, ["two"], "no data lost");
-    assert_eq!(t.leftovers().len(), 2, "the new container and volume are gone");
+        crash_at(&t, step, "restore", &bot.id, &snapshot);
+        let message = restart_and_repair(&mut t, &bot.id).await;
+        assert_eq!(state_of(&t, &bot.id).await, ContainerState::Running, "at {step}");
+        let data = exec(&t, &bot.id, "cat /data/file").await;
+        if step == "swapped" {
+            assert!(message.contains("finished it"), "{message}");
+            assert_ne!(container_id(&t, &bot.id).await, before, "the restored one stays");
+            assert_eq!(data, ["one"], "the snapshot's data");
+            let versions = t.berth.versions(&bot.id).await.expect("versions");
+            assert_eq!(versions[0].snapshot_id.as_deref(), Some(snapshot.as_str()));
+        } else {
+            assert_eq!(container_id(&t, &bot.id).await, before, "at {step}");
+            assert_eq!(data, ["two"], "no data lost at {step}");
+            assert_eq!(t.berth.versions(&bot.id).await.expect("versions").len(), 1);
+        }
+        assert_eq!(t.leftovers().len(), 2, "one container and one volume at {step}");
+        t.berth.bot_delete(&bot.id).await.expect("bot deleted");
+    }
 }
 
 #[tokio::test]
-async fn an_import_cut_off_puts_the_data_directory_back() {
+async fn an_import_cut_off_puts_the_data_directory_back_or_keeps_a_whole_import() {
     let mut t = TestBerth::start().await;
-    let bot = t.running_bot("crash import").await;
-    let fill = "mkdir -p /data/sub && echo one > /data/a && echo two > /data/sub/b \
-        && echo x > /data/.hidden";
-    exec(&t, &bot.id, fill).await;
-    let listing = "cd /data && find . | sort && cat a sub/b .hidden";
-    let before = exec(&t, &bot.id, listing).await;
-    assert!(before.len() > 4, "{before:?}");
     let dir = tempfile::tempdir().expect("temp dir");
     let archive = dir.path().join("in.tar");
     write_tar(&archive);
+    let archive = archive.display().to_string();
+    let points = [
+        ("import-replace", "setAside"),
+        ("import-replace", "writing"),
+        ("import-replace", "written"),
+        ("import-merge", "saveBackup"),
+        ("import-merge", "backedUp"),
+        ("import-merge", "writing"),
+        ("import-merge", "written"),
+    ];
+    for (operation, step) in points {
+        let bot = t.running_bot(&format!("crash {operation} {step}")).await;
+        let fill = "mkdir -p /data/sub && echo one > /data/a && echo two > /data/sub/b \
+            && echo x > /data/.hidden";
+        exec(&t, &bot.id, fill).await;
+        let listing = "cd /data && find . | sort && cat a sub/b .hidden";
+        let before = exec(&t, &bot.id, listing).await;
+        assert!(before.len() > 4, "{before:?}");
 
-    crash_at(&t, "writing", "import-replace", &bot.id, &archive.display().to_string());
-    assert!(exec(&t, &bot.id, "ls /data").await.is_empty(), "the content was set aside");
-    let message = restart_and_repair(&mut t, &bot.id).await;
-    assert!(message.contains("put the data directory back"), "{message}");
-    assert_eq!(exec(&t, &bot.id, listing).await, before, "no data lost");
+        crash_at(&t, step, operation, &bot.id, &archive);
+        let message = restart_and_repair(&mut t, &bot.id).await;
+        let after = exec(&t, &bot.id, "cd /data && find . | sort").await;
+        match (operation, step) {
+            (_, "written") => assert!(message.contains("finished it"), "{message}"),
+            _ => assert_eq!(exec(&t, &bot.id, listing).await, before, "{operation} at {step}"),
+        }
+        match (operation, step) {
+            ("import-replace", "written") => assert_eq!(after, [".", "./new"]),
+            ("import-merge", "written") => {
+                assert!(after.contains(&"./new".to_owned()) && after.contains(&"./a".to_owned()));
+            }
+            _ => assert!(!after.contains(&"./new".to_owned()), "{operation} at {step}"),
+        }
+        let kept = std::fs::read_dir(t.work_dir()).map_or(0, |d| d.count());
+        assert_eq!(kept, 0, "no saved copy left behind by {operation} at {step}");
+        assert_eq!(state_of(&t, &bot.id).await, ContainerState::Running);
+        t.berth.bot_delete(&bot.id).await.expect("bot deleted");
+    }
 }
 
 fn write_tar(path: &Path) {

@@ -85,6 +85,12 @@ impl TestBerth {
         self.dir.path().join("snapshots")
     }
 
+    /// Where this Berth keeps a merging import's saved copy of the data directory.
+    #[cfg_attr(not(feature = "crash-points"), allow(dead_code))]
+    pub fn work_dir(&self) -> std::path::PathBuf {
+        self.dir.path().join("work")
+    }
+
     /// The label, as `key=value`, that this test's own engine resources should carry.
     pub fn run_label(&self) -> String {
         format!("{TEST_LABEL}={}", self.run)

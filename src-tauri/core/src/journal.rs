@@ -6,6 +6,8 @@
 //! marked interrupted when the store opens; once the engine answers, [`repair`] reads its
 //! steps and either finishes it (when it got past the point where it is whole) or undoes it.
 
+use std::path::Path;
+
 use serde::{Deserialize, Serialize};
 
 use crate::bots::Bot;
@@ -121,24 +123,35 @@ pub(crate) async fn repair(
                     done.push("removed the unfinished snapshot's image".to_owned());
                 }
             }
-            Step::SaveData { partial } if std::fs::remove_file(partial).is_ok() => {
-                done.push("removed the unfinished snapshot's data file".to_owned());
+            Step::SaveData { partial } => {
+                // Cut off after the rename into place, the whole file is there but unrecorded.
+                let whole = Path::new(partial).with_extension("");
+                let snapshots = store.snapshots(&bot.id).await?;
+                let kept = snapshots.iter().any(|s| whole.ends_with(&s.data_file));
+                let mut removed = remove_if_present(Path::new(partial));
+                if !kept {
+                    removed |= remove_if_present(&whole);
+                }
+                if removed {
+                    done.push("removed the unfinished snapshot's data file".to_owned());
+                }
             }
             _ => {}
         }
     }
+    if has(|s| matches!(s, Step::Committed { .. })) {
+        // A capture cut off while flattening leaves an image under the snapshot's tag.
+        crate::snapshots::collect_images(engine, store, bot).await;
+    }
 
-    // A create: undo it all.
+    // A create: whole once its version is recorded (its last step), else undone.
     if has(|s| matches!(s, Step::CreateContainer)) {
-        let name = container_name(&bot.id);
-        engine.remove_container(&name).await?;
-        let recorded = store.container(&bot.id).await?;
-        if let Some(record) = recorded {
-            if engine.inspect_container(&record.container_id).await?.is_none() {
-                store.container_clear(&bot.id).await?;
-            }
+        if create_finished(engine, store, bot).await? {
+            done.push("kept the container: the create had finished".to_owned());
+        } else {
+            undo_create(engine, store, bot).await?;
+            done.push("removed the half-created container".to_owned());
         }
-        done.push("removed the half-created container".to_owned());
     }
     for step in &steps {
         if let Step::CreateVolume { volume, new: true } = step {
@@ -160,7 +173,11 @@ pub(crate) async fn repair(
         Step::MakeNext { volume } => volume.clone(),
         _ => None,
     });
-    if has(|s| matches!(s, Step::Swapped)) {
+    // The store, not the `swapped` step, says whether the new container is the bot's: a
+    // crash between recording it and writing that step must not undo a recorded swap.
+    let recorded = store.container(&bot.id).await?.map(|r| r.container_id);
+    let swapped = swap.as_ref().is_some_and(|(_, new, _, _)| recorded.as_ref() == Some(new));
+    if swapped {
         if let Some((old, _, _, old_volume)) = &swap {
             engine.remove_container(old).await?;
             if let Some(volume) = old_volume {
@@ -208,18 +225,23 @@ pub(crate) async fn repair(
                     if written { "finished it" } else { "put the data directory back" }.into(),
                 );
             }
-            Step::BackedUp { backup, mtime } if !written => {
+            Step::BackedUp { .. } if written => done.push("finished it".into()),
+            Step::BackedUp { backup, mtime } => {
                 let record = crate::lifecycle::recorded_container(store, bot).await?;
                 let image = image_of(engine, &record.container_id).await?;
                 let volume = bot.data_volume();
                 let saved =
                     (record.container_id.as_str(), std::path::Path::new(backup), mtime.as_str());
                 crate::data::restore_backup(engine, (&bot.id, &image, &volume), saved).await?;
-                let _ = std::fs::remove_file(backup);
+                remove_if_present(Path::new(backup));
                 done.push("put the data directory back".to_owned());
             }
-            Step::SaveBackup { backup } => {
-                let _ = std::fs::remove_file(backup);
+            // The saved copy is what a merge cut off puts back: it goes only once no longer
+            // needed (the import was whole, or it never finished saving).
+            Step::SaveBackup { backup }
+                if written || !has(|s| matches!(s, Step::BackedUp { .. })) =>
+            {
+                remove_if_present(Path::new(backup));
             }
             Step::Clear => done.push(
                 "it was cut off while emptying the data directory: what was left is kept".into(),
@@ -234,6 +256,38 @@ pub(crate) async fn repair(
     let message = format!("{} was interrupted; Berth {}.", record.kind, done.join(", "));
     tracing::info!(bot = %bot.id, operation = %record.id, %message, "repaired");
     Ok(message)
+}
+
+/// A create is whole once the version of its container is recorded, its last step.
+async fn create_finished(engine: &Engine, store: &Store, bot: &Bot) -> Result<bool> {
+    let Some(record) = store.container(&bot.id).await? else { return Ok(false) };
+    let versioned =
+        store.versions(&bot.id).await?.iter().any(|v| v.container_id == record.container_id);
+    Ok(versioned && engine.inspect_container(&record.container_id).await?.is_some())
+}
+
+/// Removes a create's container, by name as its id may never have been recorded, and forgets
+/// it.
+async fn undo_create(engine: &Engine, store: &Store, bot: &Bot) -> Result<()> {
+    engine.remove_container(&container_name(&bot.id)).await?;
+    if let Some(record) = store.container(&bot.id).await? {
+        if engine.inspect_container(&record.container_id).await?.is_none() {
+            store.container_clear(&bot.id).await?;
+        }
+    }
+    Ok(())
+}
+
+/// Removes a file a cut-off operation left; says whether there was one.
+fn remove_if_present(path: &Path) -> bool {
+    match std::fs::remove_file(path) {
+        Ok(()) => true,
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => false,
+        Err(error) => {
+            tracing::warn!(path = %path.display(), %error, "could not remove a leftover file");
+            false
+        }
+    }
 }
 
 async fn image_of(engine: &Engine, container: &str) -> Result<String> {
