@@ -343,11 +343,29 @@ async fn update_image_follows_a_moved_tag_and_keeps_data_and_state() {
     assert!(note.is_some_and(|n| n.contains("up to date")), "an unchanged image is said so");
     assert_eq!(t.berth.versions(&bot.id).await.expect("versions").len(), 2, "no new version");
 
+    // Restored, the container runs the snapshot's image; its base image is what counts.
+    let watcher = t.berth.snapshot_create(&bot.id, "before update").await.expect("starts");
+    assert_eq!(support::follow(watcher).await.0, Outcome::Done);
+    let snapshot = t.berth.snapshots(&bot.id).await.expect("lists")[0].snapshot.id.clone();
+    let watcher = t.berth.snapshot_restore(&bot.id, &snapshot, None).await.expect("starts");
+    assert_eq!(support::follow(watcher).await.0, Outcome::Done);
+    let restored = t.berth.container_status(&bot.id).await.expect("status").container_id;
+    let (outcome, events) = t.update_image(&bot.id).await;
+    assert_eq!(outcome, Outcome::Done);
+    let note = events.iter().rev().find_map(|e| match e {
+        OperationEvent::Progress(p) => p.note.clone(),
+        _ => None,
+    });
+    assert!(note.is_some_and(|n| n.contains("up to date")), "a restored container too");
+    let after = t.berth.container_status(&bot.id).await.expect("status").container_id;
+    assert_eq!(after, restored, "the restored container was kept");
+    assert_eq!(t.berth.versions(&bot.id).await.expect("versions").len(), 3, "restored only");
+
     t.berth.container_stop(&bot.id).await.expect("stops");
     push_new_image(&t, &reference, "third");
     assert_eq!(t.update_image(&bot.id).await.0, Outcome::Done);
     assert_eq!(state_of(&t, &bot.id).await, ContainerState::Stopped, "stopped stays stopped");
-    assert_eq!(t.berth.versions(&bot.id).await.expect("versions").len(), 3);
+    assert_eq!(t.berth.versions(&bot.id).await.expect("versions").len(), 4);
     docker(&["rmi", "-f", &reference]);
 }
 

@@ -173,6 +173,48 @@ async fn deleting_a_parent_keeps_its_child_and_leaves_no_images() {
 }
 
 #[tokio::test]
+async fn deleting_a_snapshot_a_later_one_builds_on_keeps_the_later_one_restorable() {
+    let t = TestBerth::start().await;
+    let bot = t.running_bot("layered").await;
+    exec(&t, &bot.id, "echo one > /etc/gen && echo one > /data/gen").await;
+    assert_eq!(take(&t, &bot.id, "one").await, Outcome::Done);
+    let one = id_of(&t, &bot.id, "one").await;
+    assert_eq!(restore(&t, &bot.id, &one, None).await, Outcome::Done);
+    // Taken from the restored container, `two`'s image is a layer on top of `one`'s.
+    exec(&t, &bot.id, "echo two > /etc/gen2 && echo two > /data/gen").await;
+    assert_eq!(take(&t, &bot.id, "two").await, Outcome::Done);
+    let two = id_of(&t, &bot.id, "two").await;
+    exec(&t, &bot.id, "rm /etc/gen /etc/gen2 && echo three > /data/gen").await;
+
+    t.berth.snapshot_delete(&bot.id, &one).await.expect("deletes");
+    assert_eq!(list(&t, &bot.id).await.len(), 1);
+    assert_eq!(restore(&t, &bot.id, &two, None).await, Outcome::Done);
+    let restored = exec(&t, &bot.id, "cat /etc/gen /etc/gen2 /data/gen").await;
+    assert_eq!(restored, ["one", "two", "two"], "the layer `two` builds on stayed");
+
+    t.berth.snapshot_delete(&bot.id, &two).await.expect("deletes");
+    t.berth.container_delete(&bot.id, false).await.expect("container deleted");
+    let left = docker(&["images", "-aq", "--filter", &format!("label=io.berth.bot={}", bot.id)]);
+    assert!(left.is_empty(), "no image of either once nothing uses them: {left:?}");
+}
+
+#[tokio::test]
+async fn a_tag_the_user_put_on_a_snapshot_image_keeps_it() {
+    let t = TestBerth::start().await;
+    let bot = t.running_bot("tagger").await;
+    assert_eq!(take(&t, &bot.id, "mine").await, Outcome::Done);
+    let snapshot = id_of(&t, &bot.id, "mine").await;
+    let theirs = format!("berth-test-mine:{}", crate::support::uuid());
+    assert!(docker_ok(&["tag", &format!("berth-snapshot/{}:{snapshot}", bot.id), &theirs]));
+
+    t.berth.snapshot_delete(&bot.id, &snapshot).await.expect("deletes");
+    assert!(docker_ok(&["image", "inspect", &theirs]), "the user's image is still there");
+    let ours = format!("berth-snapshot/{}:{snapshot}", bot.id);
+    assert!(!docker_ok(&["image", "inspect", &ours]), "Berth's tag is gone");
+    docker(&["rmi", &theirs]);
+}
+
+#[tokio::test]
 async fn deleting_a_bot_deletes_its_snapshots() {
     let t = TestBerth::start().await;
     let bot = t.running_bot("goner").await;

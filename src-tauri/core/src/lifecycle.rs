@@ -199,6 +199,7 @@ async fn make_container(
         image_digest,
         created_at: now_ms(),
         snapshot_id: None,
+        base_image_id: Some(engine.image_id(image).await?),
     };
     store.container_set(&bot.id, record).await?;
     made.record = true;
@@ -351,13 +352,14 @@ pub(crate) async fn update_image(
     op.report(|p| p.phase = Some(Phase::Pulling));
     pull(engine, &image, op).await?;
     op.check_cancelled()?;
-    // Image ids, not digests: an image built or imported locally has no registry digest.
-    if image.as_str() == record.image && engine.image_id(&image).await? == current.image_id {
+    let pulled_id = engine.image_id(&image).await?;
+    let digest = engine.image_digest(&image).await?;
+    if image.as_str() == record.image && unchanged(&record, &current.image_id, &pulled_id, &digest)
+    {
         let note = format!("`{}` is up to date", image.as_str());
         op.report(|p| p.note = Some(note));
         return Ok(None);
     }
-    let digest = engine.image_digest(&image).await?;
 
     op.report(|p| p.phase = Some(Phase::Creating));
     let next_name = format!("{}-next", container_name(&bot.id));
@@ -394,6 +396,7 @@ pub(crate) async fn update_image(
         image_digest: digest,
         created_at: now_ms(),
         snapshot_id: record.snapshot_id.clone(),
+        base_image_id: Some(pulled_id),
     };
     let recorded = match swapped {
         Ok(()) => {
@@ -421,6 +424,23 @@ pub(crate) async fn update_image(
     }
     tracing::info!(bot = %bot.id, version = version.number, "image updated");
     Ok(Some(version))
+}
+
+/// Whether the pulled image (`pulled_id`, `digest`) is the one the container began from.
+/// Image ids first, as an image built or imported locally has no registry digest; a restored
+/// container runs a snapshot's image, so it is its base image's id that counts.
+fn unchanged(
+    record: &ContainerRecord,
+    running_id: &str,
+    pulled_id: &str,
+    digest: &Option<String>,
+) -> bool {
+    match (&record.base_image_id, &record.image_digest, digest) {
+        (Some(base), _, _) => base == pulled_id,
+        // Records from before base ids were kept: a restored container's digest is its base's.
+        (None, Some(recorded), Some(pulled)) if record.snapshot_id.is_some() => recorded == pulled,
+        (None, _, _) => running_id == pulled_id,
+    }
 }
 
 /// How far a swap got, so that a roll-back undoes exactly that.
@@ -478,5 +498,42 @@ pub(crate) async fn roll_back(
     match steps.await {
         Ok(()) => tracing::info!(bot = %bot.id, "old container put back"),
         Err(error) => tracing::warn!(bot = %bot.id, %error, "could not put the old container back"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn record(base_image_id: Option<&str>, snapshot: Option<&str>) -> ContainerRecord {
+        ContainerRecord {
+            container_id: "c".into(),
+            image: "busybox:latest".into(),
+            image_digest: Some("sha256:old-digest".into()),
+            created_at: 1,
+            snapshot_id: snapshot.map(Into::into),
+            base_image_id: base_image_id.map(Into::into),
+        }
+    }
+
+    #[test]
+    fn a_restored_container_is_up_to_date_when_its_base_image_is() {
+        // It runs the snapshot's image, never the pulled one.
+        let restored = record(Some("sha256:base"), Some("s1"));
+        let digest = Some("sha256:old-digest".to_owned());
+        assert!(unchanged(&restored, "sha256:snapshot", "sha256:base", &digest));
+        assert!(!unchanged(&restored, "sha256:snapshot", "sha256:moved", &digest));
+    }
+
+    #[test]
+    fn records_without_a_base_id_compare_what_they_have() {
+        let fresh = record(None, None);
+        assert!(unchanged(&fresh, "sha256:base", "sha256:base", &None));
+        assert!(!unchanged(&fresh, "sha256:base", "sha256:moved", &None));
+        let restored = record(None, Some("s1"));
+        let same = Some("sha256:old-digest".to_owned());
+        let moved = Some("sha256:new-digest".to_owned());
+        assert!(unchanged(&restored, "sha256:snapshot", "sha256:base", &same));
+        assert!(!unchanged(&restored, "sha256:snapshot", "sha256:moved", &moved));
     }
 }

@@ -10,6 +10,7 @@
 use std::collections::{HashMap, HashSet};
 use std::io::{Read, Write};
 use std::path::Path;
+use std::sync::{Arc, LazyLock};
 
 use serde::Serialize;
 use sha2::{Digest, Sha256};
@@ -140,6 +141,9 @@ pub(crate) async fn capture(
     create_dir(path.parent().unwrap_or(dir))?;
     let partial = path.with_extension("tar.partial");
 
+    // Taken before the pause, so that waiting for a collection never lengthens it.
+    let books = image_books(&bot.id);
+    let _held = books.lock().await;
     op.report(|p| p.phase = Some(Phase::SavingFiles));
     let pause = container.state == RunState::Running;
     if pause {
@@ -192,6 +196,7 @@ pub(crate) async fn capture(
             image_tag: format!("{repository}:{id}"),
             base_image: record.image.clone(),
             base_digest: record.image_digest.clone(),
+            base_image_id: record.base_image_id.clone(),
             files_size,
             data_file,
             data_size: i64::try_from(data_size).unwrap_or(i64::MAX),
@@ -321,6 +326,7 @@ pub(crate) async fn restore(
             image_digest: snapshot.base_digest.clone(),
             created_at: now_ms(),
             snapshot_id: Some(snapshot.id.clone()),
+            base_image_id: snapshot.base_image_id.clone(),
         };
         let replacement = Replacement {
             snapshot: Some((snapshot.id.clone(), snapshot.name.clone())),
@@ -420,7 +426,13 @@ pub(crate) async fn delete_all(
 /// Removes the bot's snapshot images that no recorded snapshot holds, as far as the engine
 /// lets: an image a container or a child image still uses stays until they go. Failures are
 /// logged; the next collection tries again.
+///
+/// Only Berth's own tags are removed: an image the user tagged too, or committed from a
+/// restored container (it inherits the labels), keeps the user's tag and stays.
 pub(crate) async fn collect_images(engine: &Engine, store: &Store, bot: &Bot) {
+    let books = image_books(&bot.id);
+    let _held = books.lock().await;
+    let ours = format!("{}:", snapshot_repository(&bot.id));
     let collected = async {
         let kept: HashSet<String> =
             store.snapshots(&bot.id).await?.into_iter().map(|s| s.id).collect();
@@ -429,7 +441,15 @@ pub(crate) async fn collect_images(engine: &Engine, store: &Store, bot: &Bot) {
                 continue;
             }
             // By tag: an image other images build on loses its tag and goes with them.
-            let names = if image.tags.is_empty() { vec![image.id.clone()] } else { image.tags };
+            let (names, theirs): (Vec<String>, Vec<String>) =
+                image.tags.into_iter().partition(|t| t.starts_with(&ours));
+            let names = match (names.is_empty(), theirs.is_empty()) {
+                (true, true) => vec![image.id.clone()],
+                _ => names,
+            };
+            if !theirs.is_empty() {
+                tracing::debug!(image = %image.id, ?theirs, "kept: tagged outside Berth");
+            }
             for name in names {
                 if !engine.remove_image(&name).await? {
                     tracing::debug!(image = %name, "image still in use, kept for now");
@@ -441,6 +461,16 @@ pub(crate) async fn collect_images(engine: &Engine, store: &Store, bot: &Bot) {
     if let Err(error) = collected.await {
         tracing::warn!(bot = %bot.id, %error, "could not remove unused snapshot images");
     }
+}
+
+/// The lock that keeps a bot's image collection out of a capture's window between committing
+/// its image and recording it: in that window the image belongs to no recorded snapshot, and
+/// a collection (after a restore, it runs once the operation has ended) would remove it.
+fn image_books(bot: &str) -> Arc<tokio::sync::Mutex<()>> {
+    static BOOKS: LazyLock<std::sync::Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>> =
+        LazyLock::new(Default::default);
+    let mut books = BOOKS.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    books.entry(bot.to_owned()).or_default().clone()
 }
 
 fn create_dir(dir: &Path) -> Result<()> {
@@ -468,6 +498,7 @@ mod tests {
             image_tag: format!("berth-snapshot/b:{id}"),
             base_image: "busybox".into(),
             base_digest: None,
+            base_image_id: None,
             files_size: 0,
             data_file: format!("b/{id}.tar"),
             data_size: 0,

@@ -19,6 +19,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0002_versions.sql"),
     include_str!("migrations/0003_snapshots.sql"),
     include_str!("migrations/0004_journal.sql"),
+    include_str!("migrations/0005_base_image.sql"),
 ];
 
 /// The container Berth created for a bot, as recorded when it was created.
@@ -31,6 +32,10 @@ pub struct ContainerRecord {
     pub created_at: i64,
     /// The snapshot the container's state descends from; none for a fresh container.
     pub snapshot_id: Option<String>,
+    /// The engine id of the image `image` named when the container's filesystem began: the
+    /// container's own image, or for a restored one that of the snapshot's base. `None` in
+    /// records from before it was kept.
+    pub base_image_id: Option<String>,
 }
 
 /// Why a container was created.
@@ -107,6 +112,8 @@ pub struct Snapshot {
     /// The image reference and digest the captured container was created from.
     pub base_image: String,
     pub base_digest: Option<String>,
+    /// The engine id of the base image, when known (see [`ContainerRecord::base_image_id`]).
+    pub base_image_id: Option<String>,
     /// Bytes the filesystem changes add to the base image.
     pub files_size: i64,
     /// The data file's name inside the snapshots directory.
@@ -300,7 +307,7 @@ impl Store {
         let bot = bot.to_owned();
         self.call(move |conn| {
             conn.query_row(
-                "SELECT container_id, image, image_digest, created_at, snapshot_id
+                "SELECT container_id, image, image_digest, created_at, snapshot_id, base_image_id
                  FROM containers WHERE bot_id = ?1",
                 params![bot],
                 container_from_row,
@@ -467,7 +474,7 @@ impl Store {
             let inserted = tx.execute(
                 &format!(
                     "INSERT INTO snapshots ({SNAPSHOT_COLUMNS}, name_key)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)"
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)"
                 ),
                 params![
                     snapshot.id,
@@ -483,6 +490,7 @@ impl Store {
                     snapshot.data_file,
                     snapshot.data_size,
                     snapshot.data_sha256,
+                    snapshot.base_image_id,
                     key
                 ],
             );
@@ -688,15 +696,16 @@ fn upsert_container(
 ) -> rusqlite::Result<()> {
     conn.execute(
         "INSERT OR REPLACE INTO containers
-             (bot_id, container_id, image, image_digest, created_at, snapshot_id)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+             (bot_id, container_id, image, image_digest, created_at, snapshot_id, base_image_id)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
         params![
             bot,
             record.container_id,
             record.image,
             record.image_digest,
             record.created_at,
-            record.snapshot_id
+            record.snapshot_id,
+            record.base_image_id
         ],
     )?;
     Ok(())
@@ -710,7 +719,7 @@ fn insert_version(
 ) -> Result<Version> {
     let record: ContainerRecord = tx
         .query_row(
-            "SELECT container_id, image, image_digest, created_at, snapshot_id
+            "SELECT container_id, image, image_digest, created_at, snapshot_id, base_image_id
              FROM containers WHERE bot_id = ?1",
             params![bot],
             container_from_row,
@@ -757,6 +766,7 @@ fn container_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<ContainerReco
         image_digest: row.get(2)?,
         created_at: row.get(3)?,
         snapshot_id: row.get(4)?,
+        base_image_id: row.get(5)?,
     })
 }
 
@@ -783,7 +793,7 @@ fn bot_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<Bot> {
 }
 
 const SNAPSHOT_COLUMNS: &str = "id, bot_id, name, parent_id, created_at, image_id, image_tag,
-    base_image, base_digest, files_size, data_file, data_size, data_sha256";
+    base_image, base_digest, files_size, data_file, data_size, data_sha256, base_image_id";
 
 fn snapshot_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<Snapshot> {
     Ok(Snapshot {
@@ -800,6 +810,7 @@ fn snapshot_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<Snapshot> {
         data_file: row.get(10)?,
         data_size: row.get(11)?,
         data_sha256: row.get(12)?,
+        base_image_id: row.get(13)?,
     })
 }
 

@@ -69,6 +69,7 @@ async fn deleting_a_bot_forgets_its_container() {
         image_digest: None,
         created_at: 1,
         snapshot_id: None,
+        base_image_id: Some("sha256:base".into()),
     };
     store.container_set(&bot.id, record.clone()).await.expect("records");
     assert_eq!(store.container(&bot.id).await.expect("reads"), Some(record));
@@ -108,6 +109,7 @@ fn record(container_id: &str) -> ContainerRecord {
         image_digest: Some("sha256:abc".into()),
         created_at: 1,
         snapshot_id: None,
+        base_image_id: Some("sha256:base".into()),
     }
 }
 
@@ -198,6 +200,7 @@ fn snapshot(bot: &str, id: &str, name: &str, parent: Option<&str>) -> Snapshot {
         image_tag: format!("berth-snapshot/{bot}:{id}"),
         base_image: "busybox:latest".into(),
         base_digest: None,
+        base_image_id: Some("sha256:base".into()),
         files_size: 10,
         data_file: format!("{bot}/{id}.tar"),
         data_size: 20,
