@@ -445,3 +445,22 @@ async fn start_twice_at_once_is_harmless() {
     t.berth.container_start(&bot.id).await.expect("and once more, when it already runs");
     assert_eq!(t.leftovers().len(), 2, "one container, one volume");
 }
+
+#[tokio::test]
+async fn a_container_labelled_for_an_unknown_bot_is_reported_and_left_alone() {
+    let mut t = TestBerth::start().await;
+    let stray = format!("stray{}", support::uuid().replace('-', ""));
+    let name = format!("berth-{stray}");
+    let image = test_image("latest");
+    docker(&["pull", "-q", &image]);
+    let (bot_label, test_label) = (format!("io.berth.bot={stray}"), t.run_label());
+    let args = ["create", "--name", &name, "--label", &bot_label, "--label", &test_label, &image];
+    assert_eq!(docker(&args).len(), 1, "the stray is made");
+
+    t.reopen().await;
+    let reported = eventually(Duration::from_secs(20), || async {
+        t.berth.repairs().iter().any(|r| r.operation == "reconcile" && r.message.contains(&name))
+    });
+    assert!(reported.await, "the stray is reported: {:?}", t.berth.repairs());
+    assert_eq!(t.leftovers().len(), 1, "and left as it is");
+}

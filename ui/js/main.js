@@ -13,6 +13,7 @@ import { defaultSnapshotName, SAMPLES_KEPT, uniqueName } from './format.js';
 import { listen, toError } from './ipc.js';
 import { createStore, initialState, withKey } from './store.js';
 import { renderBanner } from './views/banner.js';
+import { renderAppNotices } from './views/notices.js';
 import { renderBotPage } from './views/botPage.js';
 import {
   confirmDialog, importDialog, newBotDialog, replaceDialog, resetDialog, restoreDialog,
@@ -212,7 +213,8 @@ async function attachToRunningOperations() {
 /** Repairs already shown, so that each is told once. */
 let repairsShown = 0;
 
-/** Tells what Berth put right at start, on the page of the bot it concerns. */
+/** Tells what Berth put right at start: on the page of the bot it concerns, or above every
+ * page when it concerns no bot Berth knows. */
 async function showRepairs() {
   const repairs = await operationsApi.repairs();
   const fresh = repairs.slice(repairsShown);
@@ -220,14 +222,23 @@ async function showRepairs() {
   if (fresh.length === 0) return;
   store.update((s) => {
     let { notices } = s;
+    const appNotices = [...s.appNotices];
     for (const repair of fresh) {
+      if (repair.operation === 'reconcile') {
+        appNotices.push(repair.message);
+        continue;
+      }
       const earlier = notices[repair.botId];
       const told = earlier ? `${earlier} ${repair.message}` : repair.message;
       notices = withKey(notices, repair.botId, told);
     }
-    return { notices };
+    return { notices, appNotices };
   });
   refreshBots();
+}
+
+function dismissAppNotice(index) {
+  store.update((s) => ({ appNotices: s.appNotices.filter((_, i) => i !== index) }));
 }
 
 // ---- user actions -------------------------------------------------------------------------
@@ -402,6 +413,7 @@ function keepFocusInPage() {
 
 const els = {
   banner: document.getElementById('banner'),
+  appNotices: document.getElementById('app-notices'),
   sidebar: document.getElementById('sidebar'),
   main: document.getElementById('main'),
 };
@@ -409,6 +421,9 @@ const els = {
 let rendered = {};
 function render(state) {
   if (state.engine !== rendered.engine) renderBanner(els.banner, state.engine);
+  if (state.appNotices !== rendered.appNotices) {
+    renderAppNotices(els.appNotices, state.appNotices, dismissAppNotice);
+  }
   const sidebarInputs = [state.bots, state.selectedBotId, state.engine, state.botsLoaded];
   if (sidebarInputs.some((v, i) => v !== rendered.sidebar?.[i])) {
     renderSidebar(els.sidebar, state, actions);
@@ -424,7 +439,9 @@ function render(state) {
     renderBotPage(els.main, state, actions, panel, resources.panel);
     keepFocusInPage();
   }
-  rendered = { engine: state.engine, sidebar: sidebarInputs, page: pageInputs };
+  rendered = {
+    engine: state.engine, appNotices: state.appNotices, sidebar: sidebarInputs, page: pageInputs,
+  };
   followResources(state);
 }
 

@@ -34,6 +34,8 @@ export const initialState = () => ({
   errors: {},
   /** The last word of an operation that changed nothing, by bot id. */
   notices: {},
+  /** What concerns no bot Berth knows (containers labelled as its own), newest last. */
+  appNotices: [],
 });
 
 /** Returns a copy of `map` with `key` set to `value`, or removed when value is undefined. */

@@ -318,7 +318,10 @@ impl Engine {
 
     /// The run state of every Berth container the engine has, by bot id.
     pub async fn run_states(&self) -> Result<HashMap<String, RunState>> {
-        let filters = HashMap::from([("label".to_owned(), vec![LABEL_BOT.to_owned()])]);
+        // With the extra labels too: what another Berth on the same engine made is not ours.
+        let mut labels = vec![LABEL_BOT.to_owned()];
+        labels.extend(self.labels.iter().map(|(key, value)| format!("{key}={value}")));
+        let filters = HashMap::from([("label".to_owned(), labels)]);
         let options = ListContainersOptionsBuilder::default().all(true).filters(&filters).build();
         let containers = self
             .docker
