@@ -25,9 +25,11 @@ fn failure(outcome: Outcome) -> berth_core::ErrorPayload {
     }
 }
 
-/// Every entry of the data directory with its type, mode, owner, size, time and link target.
+/// Every entry of the data directory: its name's bytes in hex (the output is read as UTF-8,
+/// which would blur other bytes), type, mode, owner, size, time, and link target or content.
 const LISTING: &str = "cd /data && find . | sort | while read -r f; do \
-    stat -c '%n %F %a %u:%g %s %Y' \"$f\"; if [ -L \"$f\" ]; then readlink \"$f\"; fi; done";
+    printf '%s' \"$f\" | od -An -tx1 | tr -d ' \\n'; echo; stat -c '%F %a %u:%g %s %Y' \"$f\"; \
+    if [ -L \"$f\" ]; then readlink \"$f\"; elif [ -f \"$f\" ]; then md5sum < \"$f\"; fi; done";
 
 /// Content of every kind an export must keep: nested and empty directories, a read-only
 /// directory, modes, owners, old times, relative and absolute links, a long name, a name
@@ -108,8 +110,19 @@ async fn hostile_damaged_and_empty_archives_change_nothing() {
     let bot = t.running_bot("guarded").await;
     exec(&t, &bot.id, "echo kept > /data/kept").await;
     let before = exec(&t, &bot.id, LISTING).await;
-    assert_eq!(before.len(), 2, "{before:?}");
+    assert_eq!(before.len(), 5, "{before:?}");
     let dir = tempfile::tempdir().expect("temp dir");
+
+    // A harmless first gzip member without the end of the archive, then a hostile one: a
+    // reader of the first member alone would pass it, the engine's reads on.
+    let first = tar_bytes(&[(b"fine", b"x")]);
+    let mut members = gzip(&first[..first.len() - 1024]);
+    members.extend(gzip(&tar_bytes(&[(b"../../escape", b"x")])));
+    let two = dir.path().join("two-members.tar.gz");
+    std::fs::write(&two, members).expect("written");
+    let error = failure(import(&t, &bot.id, &two, ImportMode::Merge).await);
+    assert_eq!(error.kind, "archiveRefused", "{}", error.message);
+    assert!(error.message.contains("`../../escape`"), "{}", error.message);
 
     let hostile = dir.path().join("hostile.tar");
     write_tar(&hostile, &[(b"fine", b"x"), (b"/etc/evil", b"x"), (b"../escape", b"x")]);

@@ -5,7 +5,7 @@
 //! is tested on archives made by hand.
 
 use std::collections::HashSet;
-use std::io::Read;
+use std::io::{Read, Write};
 
 use serde::Serialize;
 use tar::EntryType;
@@ -47,6 +47,15 @@ fn tar_checksum_matches(block: &[u8]) -> bool {
         .map(|(i, b)| if (148..156).contains(&i) { u32::from(b' ') } else { u32::from(*b) })
         .sum();
     !digits.is_empty() && stored == sum && block.iter().any(|b| *b != 0)
+}
+
+/// The archive's tar stream: a gzip one is read across all its members, as the engine's own
+/// reader would, so that nothing after the first member goes unchecked.
+pub fn decoded<'a>(format: Format, reader: impl Read + 'a) -> Box<dyn Read + 'a> {
+    match format {
+        Format::Gzip => Box::new(flate2::read::MultiGzDecoder::new(reader)),
+        Format::Tar => Box::new(reader),
+    }
 }
 
 /// Why a file cannot be imported at all.
@@ -102,6 +111,8 @@ impl std::fmt::Display for Refusal {
             Refused::ParentComponent => "a `..` component",
             Refused::SymlinkOutside => "a symbolic link that leads outside the data directory",
             Refused::HardlinkOutside => "a hard link to something outside the archive's tree",
+            Refused::HardlinkToSymlink => "a hard link to a symbolic link",
+            Refused::NulInName => "a NUL byte in its name or link",
             Refused::ThroughSymlink => "it would be written through a symbolic link",
             Refused::Special => "a device, fifo or other special file",
             Refused::ReplacesDataDirectory => "it would replace the data directory itself",
@@ -117,7 +128,9 @@ pub enum Refused {
     ParentComponent,
     SymlinkOutside,
     HardlinkOutside,
+    HardlinkToSymlink,
     ThroughSymlink,
+    NulInName,
     Special,
     ReplacesDataDirectory,
 }
@@ -137,20 +150,20 @@ pub struct Contents {
 /// symbolic links the data directory already holds (for a merge), as paths relative to it.
 pub fn check(reader: impl Read, existing_links: &HashSet<Vec<u8>>) -> Result<Contents, Invalid> {
     let mut archive = tar::Archive::new(reader);
-    let entries = archive.entries().map_err(|e| Invalid::Damaged(e.to_string()))?;
-    let mut links: HashSet<Vec<u8>> = existing_links.clone();
+    let entries = archive.entries().map_err(damaged)?;
+    let mut rules = Rules { links: existing_links.clone() };
     let mut refusals = Vec::new();
     let mut contents = Contents::default();
 
     for entry in entries {
-        let entry = entry.map_err(|e| Invalid::Damaged(e.to_string()))?;
+        let entry = entry.map_err(damaged)?;
         let kind = entry.header().entry_type();
         if kind == EntryType::XGlobalHeader {
             continue;
         }
         let path = entry.path_bytes().into_owned();
         let link = entry.link_name_bytes().map(|l| l.into_owned());
-        let size = entry.header().size().map_err(|e| Invalid::Damaged(e.to_string()))?;
+        let size = entry.header().size().map_err(damaged)?;
         contents.entries += 1;
         if kind.is_file() || kind == EntryType::GNUSparse {
             contents.file_bytes = contents.file_bytes.saturating_add(size);
@@ -158,10 +171,8 @@ pub fn check(reader: impl Read, existing_links: &HashSet<Vec<u8>>) -> Result<Con
         if kind.is_dir() && components(&path).is_ok_and(|c| c.is_empty()) {
             contents.root_mtime = entry.header().mtime().ok();
         }
-        if let Err(reason) = check_entry(kind, &path, link.as_deref(), &links) {
+        if let Err(reason) = rules.judge(kind, &path, link.as_deref()) {
             refusals.push(Refusal { path: shown(&path), reason });
-        } else if kind.is_symlink() {
-            links.insert(components(&path).unwrap_or_default().join(&b'/'));
         }
     }
     if !refusals.is_empty() {
@@ -173,12 +184,135 @@ pub fn check(reader: impl Read, existing_links: &HashSet<Vec<u8>>) -> Result<Con
     Ok(contents)
 }
 
+/// Writes to `out`, as a plain tar, each entry of the archive anew from what this reader made
+/// of it, judging each by the rules of [`check`] again on the way. The engine then unpacks
+/// exactly what was checked: where its own reader would read the original bytes otherwise
+/// (a second gzip member, a name cut at a NUL, a repeated PAX record, a file changed since
+/// the check), it never sees them.
+///
+/// Stops at the first refused or damaged entry. A failure to write to `out` is the outer
+/// error (the reader of `out` stopped, and says why); everything else is the inner one.
+pub fn rebuild(
+    reader: impl Read,
+    existing_links: &HashSet<Vec<u8>>,
+    out: impl Write,
+) -> std::io::Result<Result<(), Invalid>> {
+    let mut archive = tar::Archive::new(reader);
+    let mut out = Watched { inner: out, failed: None };
+    let mut rules = Rules { links: existing_links.clone() };
+    let result = (|| {
+        let mut builder = tar::Builder::new(&mut out);
+        for entry in archive.entries().map_err(damaged)? {
+            let mut entry = entry.map_err(damaged)?;
+            let kind = entry.header().entry_type();
+            if kind == EntryType::XGlobalHeader {
+                continue;
+            }
+            let path = entry.path_bytes().into_owned();
+            let link = entry.link_name_bytes().map(|l| l.into_owned());
+            if let Err(reason) = rules.judge(kind, &path, link.as_deref()) {
+                return Err(Invalid::Refused(vec![Refusal { path: shown(&path), reason }]));
+            }
+            write_anew(&mut builder, &mut entry, &path, link.as_deref()).map_err(damaged)?;
+        }
+        builder.finish().map_err(damaged)
+    })();
+    match out.failed.take() {
+        Some(error) => Err(error),
+        None => Ok(result),
+    }
+}
+
+/// Writes one checked entry: its type, mode, owner, time, name and link byte for byte, and
+/// its content. A sparse file is written whole, as a regular one.
+fn write_anew<R: Read, W: Write>(
+    builder: &mut tar::Builder<W>,
+    entry: &mut tar::Entry<'_, R>,
+    path: &[u8],
+    link: Option<&[u8]>,
+) -> std::io::Result<()> {
+    use std::os::unix::ffi::OsStrExt;
+
+    let old = entry.header();
+    let kind = match old.entry_type() {
+        EntryType::GNUSparse | EntryType::Continuous => EntryType::Regular,
+        kind => kind,
+    };
+    // An empty numeric field reads as 0, as the engine's own reader takes it.
+    let mut header = tar::Header::new_gnu();
+    header.set_entry_type(kind);
+    header.set_mode(old.mode().unwrap_or(0));
+    header.set_uid(old.uid().unwrap_or(0));
+    header.set_gid(old.gid().unwrap_or(0));
+    header.set_mtime(old.mtime().unwrap_or(0));
+    header.set_size(if kind.is_file() { entry.size() } else { 0 });
+
+    // The data directory's own entry carries its mode and time; its name is `./`.
+    let parts = components(path).unwrap_or_default();
+    let name = if parts.is_empty() { b"./".to_vec() } else { parts.join(&b'/') };
+    let name = std::path::Path::new(std::ffi::OsStr::from_bytes(&name));
+    match link {
+        Some(target) if kind.is_symlink() || kind.is_hard_link() => {
+            let target = std::path::Path::new(std::ffi::OsStr::from_bytes(target));
+            builder.append_link(&mut header, name, target)
+        }
+        _ => builder.append_data(&mut header, name, entry),
+    }
+}
+
+/// A writer that remembers its first failure, to tell it from the reader's.
+struct Watched<W> {
+    inner: W,
+    failed: Option<std::io::Error>,
+}
+
+impl<W: Write> Write for Watched<W> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.inner.write(buf).inspect_err(|e| self.note(e))
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.inner.flush().inspect_err(|e| self.note(e))
+    }
+}
+
+impl<W> Watched<W> {
+    fn note(&mut self, error: &std::io::Error) {
+        if self.failed.is_none() {
+            self.failed = Some(std::io::Error::new(error.kind(), error.to_string()));
+        }
+    }
+}
+
+fn damaged(error: std::io::Error) -> Invalid {
+    Invalid::Damaged(error.to_string())
+}
+
+/// The rules every entry is judged by, with the symbolic links seen so far.
+struct Rules {
+    links: HashSet<Vec<u8>>,
+}
+
+impl Rules {
+    fn judge(&mut self, kind: EntryType, path: &[u8], link: Option<&[u8]>) -> Result<(), Refused> {
+        check_entry(kind, path, link, &self.links)?;
+        if kind.is_symlink() {
+            self.links.insert(components(path).unwrap_or_default().join(&b'/'));
+        }
+        Ok(())
+    }
+}
+
 fn check_entry(
     kind: EntryType,
     path: &[u8],
     link: Option<&[u8]>,
     links: &HashSet<Vec<u8>>,
 ) -> Result<(), Refused> {
+    // Readers differ on a NUL inside a name (some cut it there): no name may hold one.
+    if path.contains(&0) || link.is_some_and(|l| l.contains(&0)) {
+        return Err(Refused::NulInName);
+    }
     let parts = components(path)?;
     let allowed = kind.is_file()
         || kind.is_dir()
@@ -204,6 +338,11 @@ fn check_entry(
         }
         if through_link(&target, links) {
             return Err(Refused::ThroughSymlink);
+        }
+        // A hard link to a symbolic link is a second symbolic link, made where no check of
+        // links looked.
+        if links.contains(&target.join(&b'/')) {
+            return Err(Refused::HardlinkToSymlink);
         }
     }
     Ok(())

@@ -149,7 +149,7 @@ pub(crate) async fn import(
     let checked = async {
         op.report(|p| p.phase = Some(Phase::Checking));
         let contents =
-            check_file(path, format, existing_links, size, op).await?.map_err(&invalid)?;
+            check_file(path, format, existing_links.clone(), size, op).await?.map_err(&invalid)?;
         let survey = volume_jobs::run(engine, helper_on, volume_jobs::SURVEY, &[]).await?;
         let (free, mtime) = volume_jobs::parse_survey(&survey);
         match free {
@@ -196,7 +196,8 @@ pub(crate) async fn import(
     journal::record(store, op, Step::Writing).await?;
     op.report(|p| p.phase = Some(Phase::Importing));
     let imported = async {
-        upload_file(engine, &container.id, path, size, op).await?;
+        let links = existing_links;
+        upload_checked(engine, &container.id, (path, format), links, size, op).await?;
         op.check_cancelled()?;
         let user = container_user(engine, &container.id).await?;
         if let Some(user) = user {
@@ -293,12 +294,9 @@ async fn check_file(
     let cancel = op.cancel_token().clone();
     let check = blocking(move || {
         let file = std::fs::File::open(&source).map_err(io_error("opening", &source))?;
-        let counted = Counted { inner: file, count: counter, cancel };
+        let counted = Counted { inner: file, count: &counter, cancel };
         let reader = std::io::BufReader::with_capacity(transfer::CHUNK, counted);
-        Ok(match format {
-            Format::Gzip => archive::check(flate2::read::GzDecoder::new(reader), &links),
-            Format::Tar => archive::check(reader, &links),
-        })
+        Ok(archive::check(archive::decoded(format, reader), &links))
     });
     let checked = transfer::with_transfer(check, &read, Some(size), op).await?;
     op.check_cancelled()?;
@@ -306,13 +304,13 @@ async fn check_file(
 }
 
 /// A reader that counts what it reads and stops with an error once cancelled.
-struct Counted<R> {
+struct Counted<'a, R> {
     inner: R,
-    count: Arc<AtomicU64>,
+    count: &'a AtomicU64,
     cancel: tokio_util::sync::CancellationToken,
 }
 
-impl<R: Read> Read for Counted<R> {
+impl<R: Read> Read for Counted<'_, R> {
     fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
         if self.cancel.is_cancelled() {
             return Err(std::io::Error::other("cancelled"));
@@ -323,17 +321,33 @@ impl<R: Read> Read for Counted<R> {
     }
 }
 
-/// Streams the archive as it is (the engine unpacks gzip itself) into the container's data
-/// directory.
-async fn upload_file(
+/// Streams into the container's data directory the archive as this reader made of it, each
+/// entry written anew and checked again on the way (see [`archive::rebuild`]): the engine
+/// unpacks what was checked, not its own reading of the file.
+async fn upload_checked(
     engine: &Engine,
     container: &str,
-    path: &Path,
+    (path, format): (&Path, Format),
+    links: HashSet<Vec<u8>>,
     size: u64,
     op: &OperationHandle,
 ) -> Result<()> {
     let dest = crate::engine::containers::DATA_PATH;
-    let uploaded = transfer::upload(engine, (container, dest), path, size, None, op).await?;
+    let (source, cancel) = (path.to_owned(), op.cancel_token().clone());
+    let uploaded = transfer::upload_with(engine, (container, dest), size, op, move |out, count| {
+        let file = std::fs::File::open(&source)
+            .map_err(|error| format!("the file cannot be opened: {error}"))?;
+        let counted = Counted { inner: file, count, cancel };
+        let reader = std::io::BufReader::with_capacity(transfer::CHUNK, counted);
+        match archive::rebuild(archive::decoded(format, reader), &links, out) {
+            // The upload stopped taking bytes: its own error says why.
+            Err(_) => Ok(()),
+            Ok(rebuilt) => {
+                rebuilt.map_err(|invalid| format!("it changed since it was checked: {invalid}"))
+            }
+        }
+    })
+    .await?;
     uploaded.map_err(|reason| Error::ArchiveInvalid { file: path.display().to_string(), reason })
 }
 

@@ -6,7 +6,7 @@
 //! runs on a blocking thread, so that neither holds the other up and nothing is held in
 //! memory beyond a few chunks.
 
-use std::io::Read;
+use std::io::{Read, Write};
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -102,40 +102,61 @@ pub(crate) async fn upload(
     expected: Option<String>,
     op: &OperationHandle,
 ) -> Result<std::result::Result<(), String>> {
-    let sent = Arc::new(AtomicU64::new(0));
-    let (sender, receiver) = tokio::sync::mpsc::channel::<std::io::Result<Bytes>>(QUEUED);
-    let (source, counter) = (file.to_owned(), Arc::clone(&sent));
-    // Ends with why the file could not be used, if it could not; the upload then fails too.
-    let reader = tokio::task::spawn_blocking(move || {
-        let fail = |reason: String| {
-            let _ = sender.blocking_send(Err(std::io::Error::other(reason.clone())));
-            Err(reason)
-        };
-        let mut file = match std::fs::File::open(&source) {
-            Ok(file) => file,
-            Err(error) => return fail(format!("the file cannot be opened: {error}")),
-        };
+    let source = file.to_owned();
+    upload_with(engine, (container, dest), total, op, move |out, counter| {
+        let mut file = std::fs::File::open(&source)
+            .map_err(|error| format!("the file cannot be opened: {error}"))?;
         let mut hash = Sha256::new();
+        let mut buffer = vec![0; CHUNK];
         loop {
-            let mut buffer = vec![0; CHUNK];
             let read = match file.read(&mut buffer) {
                 Ok(0) => break,
                 Ok(read) => read,
-                Err(error) => return fail(format!("the file cannot be read: {error}")),
+                Err(error) => return Err(format!("the file cannot be read: {error}")),
             };
-            buffer.truncate(read);
             if expected.is_some() {
-                hash.update(&buffer);
+                hash.update(&buffer[..read]);
             }
             counter.fetch_add(read as u64, Ordering::Relaxed);
-            if sender.blocking_send(Ok(Bytes::from(buffer))).is_err() {
+            if out.write_all(&buffer[..read]).is_err() {
                 return Ok(()); // The upload stopped taking bytes: its own error says why.
             }
         }
         if expected.is_some_and(|sum| hex(&hash.finalize()) != sum) {
-            return fail("the file has changed since it was saved".to_owned());
+            return Err("the file has changed since it was saved".to_owned());
         }
         Ok(())
+    })
+    .await
+}
+
+/// Streams into the container at `dest` the tar that `produce` writes on a blocking thread,
+/// reporting the bytes it counts against `total`. `produce` ends with why its source could
+/// not be used, if it could not; the upload then fails too, and that reason is the inner
+/// error.
+pub(crate) async fn upload_with(
+    engine: &Engine,
+    (container, dest): (&str, &str),
+    total: u64,
+    op: &OperationHandle,
+    produce: impl FnOnce(&mut ChunkWriter, &AtomicU64) -> std::result::Result<(), String>
+        + Send
+        + 'static,
+) -> Result<std::result::Result<(), String>> {
+    let sent = Arc::new(AtomicU64::new(0));
+    let (sender, receiver) = tokio::sync::mpsc::channel::<std::io::Result<Bytes>>(QUEUED);
+    let counter = Arc::clone(&sent);
+    let producer = tokio::task::spawn_blocking(move || {
+        let mut out = ChunkWriter { sender, pending: Vec::with_capacity(CHUNK) };
+        let produced = produce(&mut out, &counter).and_then(|()| {
+            // A failed flush means the upload stopped: its own error says why.
+            let _ = out.flush();
+            Ok(())
+        });
+        if let Err(reason) = &produced {
+            let _ = out.sender.blocking_send(Err(std::io::Error::other(reason.clone())));
+        }
+        produced
     });
     let body = futures_util::stream::unfold(receiver, |mut receiver| async move {
         receiver.recv().await.map(|item| (item, receiver))
@@ -143,11 +164,37 @@ pub(crate) async fn upload(
 
     let uploaded =
         with_transfer(engine.upload(container, dest, body), &sent, Some(total), op).await;
-    let read = reader.await.map_err(|_| Error::ShuttingDown)?;
-    if read.is_err() {
-        return Ok(read);
+    let produced = producer.await.map_err(|_| Error::ShuttingDown)?;
+    if produced.is_err() {
+        return Ok(produced);
     }
     uploaded.map(Ok)
+}
+
+/// The blocking side of an upload: what is written goes to the engine in chunks.
+pub(crate) struct ChunkWriter {
+    sender: tokio::sync::mpsc::Sender<std::io::Result<Bytes>>,
+    pending: Vec<u8>,
+}
+
+impl Write for ChunkWriter {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.pending.extend_from_slice(buf);
+        if self.pending.len() >= CHUNK {
+            self.flush()?;
+        }
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        if self.pending.is_empty() {
+            return Ok(());
+        }
+        let chunk = Bytes::from(std::mem::replace(&mut self.pending, Vec::with_capacity(CHUNK)));
+        self.sender.blocking_send(Ok(chunk)).map_err(|_| {
+            std::io::Error::new(std::io::ErrorKind::BrokenPipe, "the engine stopped reading")
+        })
+    }
 }
 
 /// Runs `work` while reporting the bytes `count` reached, until it ends or is cancelled.

@@ -287,3 +287,169 @@ fn a_damaged_header_is_described_without_its_bytes() {
         "the archive is damaged or cut short (numeric field did not have utf-8 text)"
     );
 }
+
+#[test]
+fn hardlinks_to_a_symlink_are_refused() {
+    let got = refused(&[symlink(b"a/b/l", b"../.."), hardlink(b"x", b"a/b/l")]);
+    assert_eq!(got, [("x".to_owned(), Refused::HardlinkToSymlink)]);
+    // In a merge, to a link the data directory already holds.
+    let existing = HashSet::from([b"old".to_vec()]);
+    let bytes = archive(&[hardlink(b"x", b"old")]);
+    let Err(Invalid::Refused(list)) = check(&bytes[..], &existing) else { panic!("accepted") };
+    assert_eq!(list[0].reason, Refused::HardlinkToSymlink);
+}
+
+/// A GNU long-name entry naming the next one, with any bytes, NULs included.
+fn long_named(name: &[u8], data: &[u8]) -> Vec<u8> {
+    let mut long = tar::Header::new_gnu();
+    long.as_gnu_mut().expect("gnu").name[..13].copy_from_slice(b"././@LongLink");
+    long.set_entry_type(EntryType::GNULongName);
+    long.set_size(name.len() as u64 + 1);
+    long.set_mode(0o644);
+    long.set_cksum();
+    let mut bytes = long.as_bytes().to_vec();
+    bytes.extend_from_slice(name);
+    bytes.push(0);
+    bytes.resize(bytes.len().div_ceil(512) * 512, 0);
+    let mut header = tar::Header::new_gnu();
+    header.set_path("placeholder").expect("name");
+    header.set_size(data.len() as u64);
+    header.set_mode(0o644);
+    header.set_cksum();
+    bytes.extend_from_slice(header.as_bytes());
+    bytes.extend_from_slice(data);
+    bytes.resize(bytes.len().div_ceil(512) * 512 + 1024, 0);
+    bytes
+}
+
+#[test]
+fn a_nul_inside_a_name_is_refused() {
+    // Read as `a/b\0/c/d` here but as `a/b` by a reader that stops at the NUL.
+    let bytes = long_named(b"a/b\0/c/d", b"x");
+    let Err(Invalid::Refused(list)) = check(&bytes[..], &HashSet::new()) else { panic!() };
+    assert_eq!(list[0].reason, Refused::NulInName);
+}
+
+fn gzip(bytes: &[u8]) -> Vec<u8> {
+    let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    encoder.write_all(bytes).expect("compresses");
+    encoder.finish().expect("finishes")
+}
+
+#[test]
+fn entries_in_a_second_gzip_member_are_checked_too() {
+    // The first member ends without the end-of-archive blocks; the second goes on.
+    let first = archive(&[file(b"harmless", b"x")]);
+    let first = &first[..first.len() - 1024];
+    let mut bytes = gzip(first);
+    bytes.extend(gzip(&archive(&[symlink(b"escape", b"/etc")])));
+    let got = check(decoded(Format::Gzip, &bytes[..]), &HashSet::new());
+    let Err(Invalid::Refused(list)) = got else { panic!("accepted: {got:?}") };
+    assert_eq!(list[0].path, "escape");
+}
+
+/// What a reader sees of every entry: name and link as bytes, type, mode, owner, time,
+/// content.
+type Seen = (Vec<u8>, Option<Vec<u8>>, EntryType, u32, u64, u64, u64, Vec<u8>);
+
+fn seen(bytes: &[u8]) -> Vec<Seen> {
+    let mut archive = tar::Archive::new(bytes);
+    let mut all = Vec::new();
+    for entry in archive.entries().expect("reads") {
+        let mut entry = entry.expect("entry");
+        let h = entry.header().clone();
+        let mut data = Vec::new();
+        entry.read_to_end(&mut data).expect("content");
+        all.push((
+            entry.path_bytes().into_owned(),
+            entry.link_name_bytes().map(|l| l.into_owned()),
+            h.entry_type(),
+            h.mode().expect("mode"),
+            h.uid().expect("uid"),
+            h.gid().expect("gid"),
+            h.mtime().expect("mtime"),
+            data,
+        ));
+    }
+    all
+}
+
+fn rebuilt(bytes: &[u8], existing: &HashSet<Vec<u8>>) -> Result<Vec<u8>, Invalid> {
+    let mut out = Vec::new();
+    rebuild(bytes, existing, &mut out).expect("writes").map(|()| out)
+}
+
+#[test]
+fn the_rebuilt_archive_holds_every_entry_byte_for_byte() {
+    let mut builder = tar::Builder::new(Vec::new());
+    let mut add = |name: &[u8], kind: EntryType, mode: u32, link: Option<&[u8]>, data: &[u8]| {
+        use std::os::unix::ffi::OsStrExt;
+        let mut header = tar::Header::new_gnu();
+        header.set_entry_type(kind);
+        header.set_mode(mode);
+        header.set_uid(1000);
+        header.set_gid(1001);
+        header.set_mtime(1_700_000_123);
+        header.set_size(data.len() as u64);
+        let name = std::path::Path::new(std::ffi::OsStr::from_bytes(name));
+        match link {
+            Some(link) => {
+                let link = std::path::Path::new(std::ffi::OsStr::from_bytes(link));
+                builder.append_link(&mut header, name, link).expect("link");
+            }
+            None => builder.append_data(&mut header, name, data).expect("entry"),
+        }
+    };
+    let long = format!("deep/{}/ünïcödé-{}", "d".repeat(120), "n".repeat(150));
+    add(b"./", EntryType::Directory, 0o750, None, b"");
+    add(b"deep", EntryType::Directory, 0o555, None, b"");
+    add(long.as_bytes(), EntryType::Regular, 0o444, None, b"long");
+    add(b"latin1-\xe9t\xe9", EntryType::Regular, 0o600, None, b"bytes");
+    add(b"empty", EntryType::Directory, 0o700, None, b"");
+    add(b"rel", EntryType::Symlink, 0o777, Some(b"deep"), b"");
+    add(b"abs", EntryType::Symlink, 0o777, Some(b"/data/empty"), b"");
+    let far = format!("{}/target", "t".repeat(120));
+    add(b"far", EntryType::Symlink, 0o777, Some(far.as_bytes()), b"");
+    add(b"again", EntryType::Link, 0o444, Some(long.as_bytes()), b"");
+    let original = builder.into_inner().expect("finishes");
+
+    let copy = rebuilt(&original, &HashSet::new()).expect("accepted");
+    let (want, got) = (seen(&original), seen(&copy));
+    assert_eq!(got.len(), 9);
+    for (want, got) in want.iter().zip(&got) {
+        let name = |n: &[u8]| n.strip_suffix(b"/").unwrap_or(n).to_vec();
+        assert_eq!((name(&got.0), &got.1), (name(&want.0), &want.1));
+        assert_eq!(
+            (got.2, got.3, got.4, got.5, got.6, &got.7),
+            (want.2, want.3, want.4, want.5, want.6, &want.7)
+        );
+    }
+}
+
+#[test]
+fn a_rebuild_stops_at_the_first_refused_entry() {
+    let bytes = archive(&[file(b"ok", b"x"), symlink(b"out", b"/etc"), file(b"never", b"y")]);
+    let got = rebuilt(&bytes, &HashSet::new());
+    let Err(Invalid::Refused(list)) = got else { panic!("not refused: {got:?}") };
+    assert_eq!(list.len(), 1);
+    assert_eq!(list[0].reason, Refused::SymlinkOutside);
+}
+
+#[test]
+fn a_rebuild_tells_a_stopped_reader_from_a_damaged_archive() {
+    struct Closed;
+    impl Write for Closed {
+        fn write(&mut self, _: &[u8]) -> std::io::Result<usize> {
+            Err(std::io::Error::new(std::io::ErrorKind::BrokenPipe, "the upload stopped"))
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let bytes = archive(&[file(b"ok", b"x")]);
+    let error = rebuild(&bytes[..], &HashSet::new(), Closed).expect_err("the writer failed");
+    assert_eq!(error.kind(), std::io::ErrorKind::BrokenPipe);
+    let cut = &bytes[..300];
+    let got = rebuild(cut, &HashSet::new(), std::io::sink()).expect("writes");
+    assert!(matches!(got, Err(Invalid::Damaged(_))), "{got:?}");
+}
