@@ -234,6 +234,15 @@ async fn imported_files_belong_to_the_containers_user() {
     assert_eq!(import(&t, &bot.id, &file, ImportMode::Replace).await, Outcome::Done);
     let owner = exec(&t, &bot.id, "stat -c '%u:%g' /data/secret && cat /data/secret").await;
     assert_eq!(owner, ["1234:1234", "for the bot"], "readable by the container's user");
+
+    // A merge gives the archive's files to the user, and leaves the others' owners alone.
+    let id = container_id(&t, &bot.id).await;
+    docker(&["exec", "-u", "0", &id, "sh", "-c", "echo root > /data/root-only"]);
+    let other = dir.path().join("other.tar");
+    write_tar(&other, &[(b"more", b"also for the bot\n")]);
+    assert_eq!(import(&t, &bot.id, &other, ImportMode::Merge).await, Outcome::Done);
+    let owners = exec(&t, &bot.id, "cd /data && stat -c '%n %u:%g' more root-only").await;
+    assert_eq!(owners, ["more 1234:1234", "root-only 0:0"]);
     docker(&["rmi", &image]);
 }
 

@@ -192,9 +192,11 @@ pub fn check(reader: impl Read, existing_links: &HashSet<Vec<u8>>) -> Result<Con
 ///
 /// Stops at the first refused or damaged entry. A failure to write to `out` is the outer
 /// error (the reader of `out` stopped, and says why); everything else is the inner one.
+///
+/// With an `owner` (user and group id), every entry is given to it.
 pub fn rebuild(
     reader: impl Read,
-    existing_links: &HashSet<Vec<u8>>,
+    (existing_links, owner): (&HashSet<Vec<u8>>, Option<(u64, u64)>),
     out: impl Write,
 ) -> std::io::Result<Result<(), Invalid>> {
     let mut archive = tar::Archive::new(reader);
@@ -213,7 +215,8 @@ pub fn rebuild(
             if let Err(reason) = rules.judge(kind, &path, link.as_deref()) {
                 return Err(Invalid::Refused(vec![Refusal { path: shown(&path), reason }]));
             }
-            write_anew(&mut builder, &mut entry, &path, link.as_deref()).map_err(damaged)?;
+            write_anew(&mut builder, &mut entry, (&path, link.as_deref()), owner)
+                .map_err(damaged)?;
         }
         builder.finish().map_err(damaged)
     })();
@@ -228,8 +231,8 @@ pub fn rebuild(
 fn write_anew<R: Read, W: Write>(
     builder: &mut tar::Builder<W>,
     entry: &mut tar::Entry<'_, R>,
-    path: &[u8],
-    link: Option<&[u8]>,
+    (path, link): (&[u8], Option<&[u8]>),
+    owner: Option<(u64, u64)>,
 ) -> std::io::Result<()> {
     use std::os::unix::ffi::OsStrExt;
 
@@ -242,8 +245,9 @@ fn write_anew<R: Read, W: Write>(
     let mut header = tar::Header::new_gnu();
     header.set_entry_type(kind);
     header.set_mode(old.mode().unwrap_or(0));
-    header.set_uid(old.uid().unwrap_or(0));
-    header.set_gid(old.gid().unwrap_or(0));
+    let (uid, gid) = owner.unwrap_or((old.uid().unwrap_or(0), old.gid().unwrap_or(0)));
+    header.set_uid(uid);
+    header.set_gid(gid);
     header.set_mtime(old.mtime().unwrap_or(0));
     header.set_size(if kind.is_file() { entry.size() } else { 0 });
 

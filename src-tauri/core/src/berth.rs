@@ -614,10 +614,13 @@ impl Berth {
             let op = self.begin(bot, kind)?;
             let id = op.info().id.clone();
             self.inner.store.operation_begin(&id, &bot.id, &kind.to_string()).await?;
+            // A stop can take its whole grace period: the tray shows the bot busy meanwhile.
+            self.changed(Change::Operations);
 
             let result = action(engine, self.inner.store.clone(), bot.clone()).await;
             self.record_end(&id, &result).await;
             op.finish(Outcome::from(&result));
+            self.changed(Change::Operations);
             self.changed(Change::Container { bot_id: bot.id.clone() });
             self.changed(Change::Bots);
             result

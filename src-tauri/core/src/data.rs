@@ -196,13 +196,13 @@ pub(crate) async fn import(
     journal::record(store, op, Step::Writing).await?;
     op.report(|p| p.phase = Some(Phase::Importing));
     let imported = async {
-        let links = existing_links;
-        upload_checked(engine, &container.id, (path, format), links, size, op).await?;
+        let owner = match container_user(engine, &container.id).await? {
+            Some(user) => Some(user_ids(engine, helper_on, &user).await?),
+            None => None,
+        };
+        let rules = (existing_links, owner);
+        upload_checked(engine, &container.id, (path, format), rules, size, op).await?;
         op.check_cancelled()?;
-        let user = container_user(engine, &container.id).await?;
-        if let Some(user) = user {
-            volume_jobs::run(engine, helper_on, volume_jobs::CHOWN, &[&user]).await?;
-        }
         journal::record(store, op, Step::Written).await
     }
     .await;
@@ -324,11 +324,14 @@ impl<R: Read> Read for Counted<'_, R> {
 /// Streams into the container's data directory the archive as this reader made of it, each
 /// entry written anew and checked again on the way (see [`archive::rebuild`]): the engine
 /// unpacks what was checked, not its own reading of the file.
+///
+/// With an `owner` (the container's user, when not root), the imported entries are given to
+/// it, and only they: in a merge, the files the archive does not hold keep theirs.
 async fn upload_checked(
     engine: &Engine,
     container: &str,
     (path, format): (&Path, Format),
-    links: HashSet<Vec<u8>>,
+    (links, owner): (HashSet<Vec<u8>>, Option<(u64, u64)>),
     size: u64,
     op: &OperationHandle,
 ) -> Result<()> {
@@ -339,7 +342,7 @@ async fn upload_checked(
             .map_err(|error| format!("the file cannot be opened: {error}"))?;
         let counted = Counted { inner: file, count, cancel };
         let reader = std::io::BufReader::with_capacity(transfer::CHUNK, counted);
-        match archive::rebuild(archive::decoded(format, reader), &links, out) {
+        match archive::rebuild(archive::decoded(format, reader), (&links, owner), out) {
             // The upload stopped taking bytes: its own error says why.
             Err(_) => Ok(()),
             Ok(rebuilt) => {
@@ -412,6 +415,20 @@ pub(crate) async fn restore_backup(
     let body = tokio_util::io::ReaderStream::with_capacity(file, transfer::CHUNK);
     engine.upload(container, crate::engine::containers::DATA_PATH, body).await?;
     volume_jobs::run(engine, helper_on, volume_jobs::FINISH, &["", mtime]).await.map(|_| ())
+}
+
+/// The user and group ids of the container's `user` (a name or an id, with an optional
+/// group), as its own image's `/etc/passwd` and `/etc/group` say.
+async fn user_ids(engine: &Engine, job_on: (&str, &str, &str), user: &str) -> Result<(u64, u64)> {
+    let printed = volume_jobs::run(engine, job_on, volume_jobs::USER_IDS, &[user]).await?;
+    let ids: Vec<u64> = printed.split_whitespace().filter_map(|n| n.parse().ok()).collect();
+    match ids.as_slice() {
+        [uid, gid] => Ok((*uid, *gid)),
+        _ => Err(Error::Engine {
+            action: format!("finding the ids of the container's user `{user}`"),
+            message: printed.trim().to_owned(),
+        }),
+    }
 }
 
 /// The user the container runs as when it is not root: imported files are given to it.

@@ -376,7 +376,7 @@ fn seen(bytes: &[u8]) -> Vec<Seen> {
 
 fn rebuilt(bytes: &[u8], existing: &HashSet<Vec<u8>>) -> Result<Vec<u8>, Invalid> {
     let mut out = Vec::new();
-    rebuild(bytes, existing, &mut out).expect("writes").map(|()| out)
+    rebuild(bytes, (existing, None), &mut out).expect("writes").map(|()| out)
 }
 
 #[test]
@@ -447,9 +447,20 @@ fn a_rebuild_tells_a_stopped_reader_from_a_damaged_archive() {
         }
     }
     let bytes = archive(&[file(b"ok", b"x")]);
-    let error = rebuild(&bytes[..], &HashSet::new(), Closed).expect_err("the writer failed");
+    let none = HashSet::new();
+    let error = rebuild(&bytes[..], (&none, None), Closed).expect_err("the writer failed");
     assert_eq!(error.kind(), std::io::ErrorKind::BrokenPipe);
     let cut = &bytes[..300];
-    let got = rebuild(cut, &HashSet::new(), std::io::sink()).expect("writes");
+    let got = rebuild(cut, (&none, None), std::io::sink()).expect("writes");
     assert!(matches!(got, Err(Invalid::Damaged(_))), "{got:?}");
+}
+
+#[test]
+fn a_rebuild_for_a_user_gives_every_entry_to_it() {
+    let bytes = archive(&[dir(b"d"), file(b"d/f", b"x"), symlink(b"l", b"d/f")]);
+    let mut out = Vec::new();
+    let none = HashSet::new();
+    rebuild(&bytes[..], (&none, Some((1234, 4321))), &mut out).expect("writes").expect("ok");
+    let owners: Vec<_> = seen(&out).iter().map(|e| (e.4, e.5)).collect();
+    assert_eq!(owners, [(1234, 4321); 3]);
 }

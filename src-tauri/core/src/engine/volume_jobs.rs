@@ -140,8 +140,19 @@ cd .. && rmdir -- "$1""#;
 /// Prints the data directory's modification time, then `df`'s line for its file system.
 pub const SURVEY: &str = r#"stat -c 'mtime %Y' /data; df -Pk /data"#;
 
-/// Gives everything in `/data` to the user `$1`.
-pub const CHOWN: &str = r#"chown -R -- "$1" /data"#;
+/// Prints the user and group ids of the user `$1` (`user`, `uid`, `user:group` or
+/// `uid:gid`, as Docker's `USER` takes them); a name the image does not know stays as it is,
+/// and a user without a group has its own, or 0.
+pub const USER_IDS: &str = r#"u=${1%%:*}; g=
+case "$1" in *:*) g=${1#*:} ;; esac
+uid=$(id -u -- "$u" 2>/dev/null) || uid=$u
+if [ -n "$g" ]; then
+  gid=$(awk -F: -v g="$g" '$1 == g { print $3; exit }' /etc/group 2>/dev/null)
+  [ -n "$gid" ] || gid=$g
+else
+  gid=$(id -g -- "$u" 2>/dev/null) || gid=0
+fi
+echo "$uid $gid""#;
 
 /// What [`SURVEY`] found: the free bytes (`df -Pk`'s fourth column, in KiB) and the data
 /// directory's modification time.
