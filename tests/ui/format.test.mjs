@@ -3,8 +3,8 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 
 import {
-  actionsFor, defaultSnapshotName, engineBanner, engineLine, formatBytes, formErrors, percentOf,
-  progressView, resourceView, snapshotSizes, sparklinePoints, stateLabel, uniqueName,
+  actionsFor, defaultSnapshotName, engineBanner, engineLine, formatBytes, formErrors, nextBar,
+  percentOf, progressView, resourceView, snapshotSizes, sparklinePoints, stateLabel, uniqueName,
   versionLabel,
 } from '../../ui/js/format.js';
 
@@ -170,4 +170,21 @@ test('suggested snapshot names do not repeat one the bot has', () => {
   const long = 'é'.repeat(70);
   assert.equal([...uniqueName(long, [])].length, 64);
   assert.equal([...uniqueName(long, ['é'.repeat(64)])].length, 64);
+});
+
+test('the bar never goes back within a phase and starts again in the next', () => {
+  const views = [
+    { phase: 'Checking every entry', percent: 40 },
+    { phase: 'Checking every entry', percent: 30 },
+    { phase: 'Checking every entry', percent: 100 },
+    { phase: 'Importing data', percent: 5 },
+    { phase: 'Importing data', percent: null },
+    { phase: 'Importing data', percent: 20 },
+  ];
+  let shown = null;
+  const seen = views.map((view) => {
+    shown = nextBar(shown, view);
+    return shown.percent;
+  });
+  assert.deepEqual(seen, [40, 40, 100, 5, null, 20]);
 });

@@ -25,8 +25,9 @@ const PHASES = {
   pulling: 'Pulling image',
   creating: 'Creating container',
   starting: 'Starting',
-  savingFiles: 'Saving files (container paused)',
-  savingData: 'Saving data (container paused)',
+  // A running container is paused meanwhile; the status panel says so, a stopped one stays.
+  savingFiles: 'Saving files',
+  savingData: 'Saving data',
   flattening: 'Compacting the filesystem',
   restoringData: 'Restoring data',
   exporting: 'Exporting data',
@@ -71,6 +72,18 @@ export function progressView(progress) {
     detail,
     layers,
   };
+}
+
+/**
+ * What the bar shows next, from what it showed (`shown`: { phase, percent }) and the new
+ * view: within a phase it never goes back, and each phase that counts on its own (checking,
+ * then importing) starts again from where it is. `percent` null means indeterminate.
+ */
+export function nextBar(shown, view) {
+  if (view.percent === null) return { phase: view.phase, percent: null };
+  const samePhase = shown?.phase === view.phase && shown.percent !== null;
+  const percent = samePhase ? Math.max(shown.percent, view.percent) : view.percent;
+  return { phase: view.phase, percent };
 }
 
 /** "12 MB of 200 MB", or "12 MB" while the total is unknown. */

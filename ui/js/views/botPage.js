@@ -83,7 +83,8 @@ function containerTab(bot, state, actions, progressPanel, resourcePanel) {
     statusPanel(status, containerState),
     containerState === 'running' && resourcePanel ? resourcePanel.el : null,
     dataSection(bot, can.snapshot, actions),
-    snapshotTree(bot, state.snapshots?.[bot.id] ?? [], can.snapshot, actions),
+    snapshotTree(bot, state.snapshots?.[bot.id] ?? [], can.snapshot, !(running || pending),
+      actions),
     versionHistory(state.versions[bot.id] ?? []),
   ];
 }
@@ -127,7 +128,7 @@ function dataSection(bot, enabled, actions) {
 }
 
 /** The bot's snapshots, each under the one it descends from, with what can be done to them. */
-function snapshotTree(bot, snapshots, canRestore, actions) {
+function snapshotTree(bot, snapshots, canRestore, canDelete, actions) {
   if (snapshots.length === 0) return null;
   return h('section', { class: 'snapshots', 'aria-labelledby': 'snapshots-title' },
     h('h3', { id: 'snapshots-title' }, 'Snapshots'),
@@ -162,6 +163,7 @@ function snapshotTree(bot, snapshots, canRestore, actions) {
           class: 'button subtle danger',
           'data-focus': `delete-${snapshot.id}`,
           'data-test': 'delete-snapshot',
+          disabled: !canDelete,
           'aria-label': `Delete ${snapshot.name}`,
           onclick: () => actions.deleteSnapshot(bot, snapshot),
         }, 'Delete…')),

@@ -1,5 +1,5 @@
 import { h } from '../dom.js';
-import { progressView } from '../format.js';
+import { nextBar, progressView } from '../format.js';
 
 /**
  * The progress panel of an operation. It is built once per operation and then updated in
@@ -23,18 +23,15 @@ export function createProgressPanel(onCancel) {
     detail,
     layers);
 
-  let lastPercent = -1;
+  let shown = null;
   function update(progress) {
     const view = progressView(progress);
+    shown = nextBar(shown, view);
     phase.textContent = view.phase;
-    label.textContent = view.label;
+    label.textContent = shown.percent === null ? view.label : `${shown.percent} %`;
     detail.textContent = view.detail;
-    if (view.percent === null) {
-      bar.removeAttribute('value');
-    } else if (view.percent >= lastPercent) {
-      bar.value = view.percent;
-      lastPercent = view.percent;
-    }
+    if (shown.percent === null) bar.removeAttribute('value');
+    else bar.value = shown.percent;
     layers.replaceChildren(...view.layers.map((layer) => h('li', { class: 'layer' },
       h('span', { class: 'layer-id' }, layer.id),
       h('span', { class: 'layer-state' }, layer.state),
