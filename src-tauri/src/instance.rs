@@ -16,7 +16,11 @@ const IDENTIFIER: &str = "dev.berth.desktop";
 pub fn plugin<R: Runtime>(data_dir: Option<&std::ffi::OsStr>) -> tauri::plugin::TauriPlugin<R> {
     tauri_plugin_single_instance::Builder::new()
         .dbus_id(bus_name(data_dir))
-        .callback(|app, _args, _cwd| show_main_window(app))
+        .callback(|app, _args, _cwd| {
+            if show_main_window(app) {
+                tracing::info!("shown for another launch");
+            }
+        })
         .build()
 }
 
@@ -54,13 +58,14 @@ fn bus_name(data_dir: Option<&std::ffi::OsStr>) -> String {
 }
 
 /// Brings the window back: shown if hidden in the tray, restored if minimised, focused.
-pub fn show_main_window<R: Runtime>(app: &AppHandle<R>) {
-    let Some(window) = app.get_webview_window("main") else { return };
+/// Says whether it could.
+pub fn show_main_window<R: Runtime>(app: &AppHandle<R>) -> bool {
+    let Some(window) = app.get_webview_window("main") else { return false };
     let shown = window.show().and_then(|()| window.unminimize()).and_then(|()| window.set_focus());
-    if let Err(error) = shown {
+    if let Err(error) = &shown {
         tracing::warn!(%error, "could not show the window");
     }
-    tracing::info!("shown for another launch");
+    shown.is_ok()
 }
 
 #[cfg(test)]

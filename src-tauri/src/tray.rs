@@ -171,7 +171,7 @@ fn build_menu<R: Runtime>(app: &AppHandle<R>, model: &[Entry]) -> tauri::Result<
     for entry in model {
         let item: Box<dyn IsMenuItem<R>> = match entry {
             Entry::Bot { label, actions } => {
-                let submenu = Submenu::new(app, label, true)?;
+                let submenu = Submenu::new(app, literal(label), true)?;
                 for action in actions {
                     let item = MenuItem::with_id(
                         app,
@@ -186,7 +186,7 @@ fn build_menu<R: Runtime>(app: &AppHandle<R>, model: &[Entry]) -> tauri::Result<
             }
             Entry::Separator => Box::new(PredefinedMenuItem::separator(app)?),
             Entry::Note(text) => {
-                Box::new(MenuItem::with_id(app, "note", text, false, None::<&str>)?)
+                Box::new(MenuItem::with_id(app, "note", literal(text), false, None::<&str>)?)
             }
             Entry::ShowWindow => {
                 Box::new(MenuItem::with_id(app, "show", "Show window", true, None::<&str>)?)
@@ -198,9 +198,17 @@ fn build_menu<R: Runtime>(app: &AppHandle<R>, model: &[Entry]) -> tauri::Result<
     Ok(menu)
 }
 
+/// Menu labels mark a mnemonic with `&`: a bot named "R&D" must show its `&`, not underline
+/// the `D`.
+fn literal(label: &str) -> String {
+    label.replace('&', "&&")
+}
+
 fn on_menu_event<R: Runtime>(app: &AppHandle<R>, id: &str) {
     match id {
-        "show" => crate::instance::show_main_window(app),
+        "show" => {
+            crate::instance::show_main_window(app);
+        }
         "quit" => crate::quit::ask(app),
         _ => {
             let Some((verb, bot)) = id.strip_prefix("bot:").and_then(|r| r.split_once(':')) else {
@@ -311,6 +319,29 @@ mod tests {
         let Entry::Bot { actions, .. } = &model[0] else { panic!() };
         let ids: Vec<_> = actions.iter().map(|a| a.id.as_str()).collect();
         assert_eq!(ids, ["bot:start:b1", "bot:snapshot:b1", "bot:open:b1"]);
+    }
+
+    #[test]
+    fn every_state_offers_what_it_allows() {
+        let cases = [
+            (ContainerState::Paused, "paused", ("Stop", true), true),
+            (ContainerState::Restarting, "restarting", ("Stop", true), false),
+            (ContainerState::Creating, "creating", ("Start", false), false),
+            (ContainerState::Missing, "container missing", ("Start", false), false),
+            (ContainerState::Unreachable, "engine unreachable", ("Start", false), false),
+        ];
+        for (state, shown, toggle, snapshot) in cases {
+            let model = menu_model(&[bot("a", state)], &[]);
+            let Entry::Bot { label, .. } = &model[0] else { panic!() };
+            assert_eq!(label, &format!("Bot a — {shown}"));
+            assert_eq!(actions(&model[0]), [toggle, ("Snapshot now", snapshot), ("Open", true)]);
+        }
+    }
+
+    #[test]
+    fn an_ampersand_in_a_name_is_shown_not_taken_for_a_mnemonic() {
+        assert_eq!(literal("R&D — running"), "R&&D — running");
+        assert_eq!(literal("no_mnemonic"), "no_mnemonic");
     }
 
     #[test]

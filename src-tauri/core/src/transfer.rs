@@ -148,10 +148,9 @@ pub(crate) async fn upload_with(
     let counter = Arc::clone(&sent);
     let producer = tokio::task::spawn_blocking(move || {
         let mut out = ChunkWriter { sender, pending: Vec::with_capacity(CHUNK) };
-        let produced = produce(&mut out, &counter).and_then(|()| {
+        let produced = produce(&mut out, &counter).map(|()| {
             // A failed flush means the upload stopped: its own error says why.
             let _ = out.flush();
-            Ok(())
         });
         if let Err(reason) = &produced {
             let _ = out.sender.blocking_send(Err(std::io::Error::other(reason.clone())));
