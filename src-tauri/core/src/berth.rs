@@ -389,7 +389,7 @@ impl Berth {
     /// Starts writing the bot's data directory to `path` as a gzip archive (`.tar.gz` is added
     /// when the name has no such extension) and returns at once with a reader of its progress.
     pub async fn data_export(&self, bot: &str, path: &std::path::Path) -> Result<Watcher> {
-        let path = data::with_archive_extension(path.to_owned());
+        let path = data::with_archive_extension(path.to_owned())?;
         self.spawn_long(bot, OperationKind::Export, move |engine, store, bot, op| async move {
             let size = data::export(&engine, &store, &bot, &path, &op).await?;
             tracing::info!(path = %path.display(), size, "data exported");

@@ -50,15 +50,21 @@ pub fn export_file_name(bot: &str, now: ::time::OffsetDateTime) -> String {
     format!("{safe}-data-{when}.tar.gz")
 }
 
-/// The chosen path, with `.tar.gz` added when the user left the extension out.
-pub fn with_archive_extension(path: PathBuf) -> PathBuf {
+/// The chosen path, with `.tar.gz` (or `.gz` after `.tar`) added when the user left the
+/// extension out. A name made so that is taken is refused: the save dialog asked whether to
+/// replace only the name as typed.
+pub fn with_archive_extension(path: PathBuf) -> Result<PathBuf> {
     let name = path.file_name().map(|n| n.to_string_lossy().to_lowercase()).unwrap_or_default();
     if name.ends_with(".tar.gz") || name.ends_with(".tgz") {
-        return path;
+        return Ok(path);
     }
     let mut named = path.into_os_string();
-    named.push(".tar.gz");
-    PathBuf::from(named)
+    named.push(if name.ends_with(".tar") { ".gz" } else { ".tar.gz" });
+    let named = PathBuf::from(named);
+    if named.symlink_metadata().is_ok() {
+        return Err(Error::ExportExists { path: named.display().to_string() });
+    }
+    Ok(named)
 }
 
 /// The file an export writes before renaming it into place, beside the chosen one.
@@ -462,11 +468,25 @@ mod tests {
 
     #[test]
     fn the_extension_is_added_when_left_out() {
-        let added = with_archive_extension(PathBuf::from("/home/me/backup"));
-        assert_eq!(added, PathBuf::from("/home/me/backup.tar.gz"));
+        let dir = tempfile::tempdir().expect("temp dir");
+        let added = with_archive_extension(dir.path().join("backup")).expect("free");
+        assert_eq!(added, dir.path().join("backup.tar.gz"));
+        let tar = with_archive_extension(dir.path().join("b.tar")).expect("free");
+        assert_eq!(tar, dir.path().join("b.tar.gz"));
         for kept in ["/x/b.tar.gz", "/x/b.TGZ", "/x/b.tgz"] {
-            assert_eq!(with_archive_extension(PathBuf::from(kept)), PathBuf::from(kept));
+            let same = with_archive_extension(PathBuf::from(kept)).expect("as typed");
+            assert_eq!(same, PathBuf::from(kept));
         }
+    }
+
+    #[test]
+    fn an_added_extension_never_replaces_a_file_unasked() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        std::fs::write(dir.path().join("backup.tar.gz"), b"keep me").expect("written");
+        let refused = with_archive_extension(dir.path().join("backup"));
+        assert_eq!(refused.expect_err("taken").kind(), "exportExists");
+        let typed = with_archive_extension(dir.path().join("backup.tar.gz"));
+        assert!(typed.is_ok(), "typed in full, the dialog asked already");
         assert_eq!(partial_path(Path::new("/x/b.tar.gz")), PathBuf::from("/x/.b.tar.gz.partial"));
     }
 }

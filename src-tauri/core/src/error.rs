@@ -85,6 +85,11 @@ pub enum Error {
     #[error("`{file}` was not imported: {}", list_entries(.entries))]
     ArchiveRefused { file: String, entries: Vec<String> },
 
+    /// An export's name had its extension added, and a file of the name that made is there:
+    /// the save dialog only asked about the name as typed.
+    #[error("`{path}` already exists; choose another name, or type this one to replace it")]
+    ExportExists { path: String },
+
     /// The data directory's file system has too little room.
     #[error("the data directory needs {needed} bytes free, and has {available}")]
     NoSpace { needed: u64, available: u64 },
@@ -145,6 +150,7 @@ impl Error {
             Error::ArchiveInvalid { .. } => "archiveInvalid",
             Error::ArchiveRefused { .. } => "archiveRefused",
             Error::NoSpace { .. } => "noSpace",
+            Error::ExportExists { .. } => "exportExists",
             Error::Store { .. } | Error::Migration { .. } => "store",
             Error::Io { .. } => "io",
             Error::ShuttingDown => "shuttingDown",
