@@ -14,13 +14,23 @@ use berth_core::operations::Outcome;
 use crate::support::{docker, eventually, follow, TestBerth};
 use crate::{container_id, exec, state_of};
 
-/// Runs the operation in the probe, which must die by SIGKILL at `step`.
+/// Runs the operation in the probe, which must die by SIGKILL just after writing `step`.
 fn crash_at(t: &TestBerth, step: &str, operation: &str, bot: &str, arg: &str) {
+    crash(t, ("BERTH_CRASH_AT", step), operation, bot, arg);
+}
+
+/// Runs the operation in the probe, which must die by SIGKILL just before writing `step`:
+/// for the last step, once the operation's work is recorded but not noted as whole.
+fn crash_before(t: &TestBerth, step: &str, operation: &str, bot: &str, arg: &str) {
+    crash(t, ("BERTH_CRASH_BEFORE", step), operation, bot, arg);
+}
+
+fn crash(t: &TestBerth, (variable, step): (&str, &str), operation: &str, bot: &str, arg: &str) {
     let (store, run) = t.store_and_run();
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_berth-probe"))
         .arg(&store)
         .args([run, operation, bot, arg])
-        .env("BERTH_CRASH_AT", step)
+        .env(variable, step)
         .output()
         .expect("the probe runs");
     assert_eq!(
@@ -66,6 +76,20 @@ async fn a_create_cut_off_at_any_step_is_undone() {
 }
 
 #[tokio::test]
+async fn a_create_cut_off_once_recorded_is_kept() {
+    let mut t = TestBerth::start().await;
+    let bot = t.berth.bot_create("crash created", &crate::support::test_image("latest")).await;
+    let bot = bot.expect("bot");
+    crash_before(&t, "swapped", "create", &bot.id, "");
+
+    let message = restart_and_repair(&mut t, &bot.id).await;
+    assert!(message.contains("kept the container"), "{message}");
+    assert_eq!(state_of(&t, &bot.id).await, ContainerState::Running);
+    assert_eq!(t.berth.versions(&bot.id).await.expect("versions").len(), 1);
+    assert_eq!(t.leftovers().len(), 2, "its container and volume");
+}
+
+#[tokio::test]
 async fn a_snapshot_cut_off_at_any_step_is_dropped_and_the_container_resumed() {
     let mut t = TestBerth::start().await;
     for step in ["pause", "committed", "saveData"] {
@@ -95,7 +119,7 @@ async fn a_snapshot_cut_off_at_any_step_is_dropped_and_the_container_resumed() {
 #[tokio::test]
 async fn a_restore_cut_off_is_undone_before_the_swap_and_finished_after_it() {
     let mut t = TestBerth::start().await;
-    for step in ["makeNext", "swapIn", "swapped"] {
+    for (just_before, step) in [(false, "makeNext"), (false, "swapIn"), (true, "swapped")] {
         let bot = t.running_bot(&format!("crash restore {step}")).await;
         exec(&t, &bot.id, "echo one > /data/file").await;
         let watcher = t.berth.snapshot_create(&bot.id, "one").await.expect("starts");
@@ -104,7 +128,12 @@ async fn a_restore_cut_off_is_undone_before_the_swap_and_finished_after_it() {
         let before = container_id(&t, &bot.id).await;
         let snapshot = t.berth.snapshots(&bot.id).await.expect("lists")[0].snapshot.id.clone();
 
-        crash_at(&t, step, "restore", &bot.id, &snapshot);
+        // Just before `swapped`: the restore is recorded, but not noted as whole.
+        if just_before {
+            crash_before(&t, step, "restore", &bot.id, &snapshot);
+        } else {
+            crash_at(&t, step, "restore", &bot.id, &snapshot);
+        }
         let message = restart_and_repair(&mut t, &bot.id).await;
         assert_eq!(state_of(&t, &bot.id).await, ContainerState::Running, "at {step}");
         let data = exec(&t, &bot.id, "cat /data/file").await;

@@ -328,3 +328,44 @@ async fn cancelled_export_and_import_leave_everything_as_it_was() {
     }
     assert_eq!(t.leftovers().len(), 2, "no helper container left");
 }
+
+#[tokio::test]
+async fn an_import_cancelled_while_writing_ends_cancelled_and_puts_everything_back() {
+    use berth_core::operations::{OperationEvent, Phase};
+
+    let t = TestBerth::start().await;
+    let bot = t.running_bot("late canceller").await;
+    exec(&t, &bot.id, "echo kept > /data/kept && mkdir /data/sub && echo two > /data/sub/b").await;
+    let before = exec(&t, &bot.id, LISTING).await;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let archive = dir.path().join("big.tar");
+    let chunk = vec![7u8; 20_000_000];
+    let files: Vec<(Vec<u8>, &[u8])> =
+        (0..8).map(|n| (format!("big-{n}").into_bytes(), chunk.as_slice())).collect();
+    let files: Vec<(&[u8], &[u8])> = files.iter().map(|(n, d)| (n.as_slice(), *d)).collect();
+    write_tar(&archive, &files);
+
+    for mode in [ImportMode::Replace, ImportMode::Merge] {
+        let watcher = t.berth.data_import(&bot.id, &archive, mode, None).await.expect("starts");
+        let (id, berth) = (watcher.info().id.clone(), t.berth.clone());
+        let (mut asked, mut last) = (false, None);
+        watcher
+            .forward(|event| {
+                if let OperationEvent::Progress(p) = &event {
+                    let writing = p.phase == Some(Phase::Importing)
+                        && p.transfer.as_ref().is_some_and(|t| t.done > 0);
+                    if writing && !asked {
+                        asked = berth.operation_cancel(&id).is_ok();
+                    }
+                }
+                last = Some(event);
+                true
+            })
+            .await;
+        assert!(asked, "{mode:?}: cancelled while writing");
+        let Some(OperationEvent::Finished { outcome, .. }) = last else { panic!("no end") };
+        assert_eq!(outcome, Outcome::Cancelled, "{mode:?}");
+        assert_eq!(exec(&t, &bot.id, LISTING).await, before, "{mode:?} put everything back");
+    }
+    assert_eq!(t.leftovers().len(), 2, "no job container left");
+}

@@ -38,7 +38,7 @@ fn images_of(snapshot: &str) -> Vec<String> {
 /// What a file tree looks like from inside the container: path, mode, owner and content.
 const LISTING: &str = "cd /data && find . | sort | while read f; do \
     echo \"$f $(stat -c '%a %u:%g' \"$f\") $([ -f \"$f\" ] && cat \"$f\")\"; done; \
-    ls /usr/local/bin; cat /usr/local/bin/tool";
+    ls /usr/local/bin /etc; cat /usr/local/bin/tool; stat -c '%n %a' /usr/local/bin/tool";
 
 #[tokio::test]
 async fn restore_brings_back_files_and_data_exactly() {
@@ -51,22 +51,33 @@ async fn restore_brings_back_files_and_data_exactly() {
          && chmod 755 /usr/local/bin/tool && echo kept > /data/keep.txt \
          && mkdir /data/private /data/empty && echo secret > /data/private/key \
          && chown -R 1000:1000 /data/private && chmod 600 /data/private/key \
-         && chmod 700 /data/private",
+         && chmod 700 /data/private && echo conf > /etc/berth-conf",
     )
     .await;
     let before = exec(&t, &bot.id, LISTING).await;
+    assert!(before.iter().any(|l| l == "berth-conf"), "{before:?}");
+    // Paused for the capture, not restarted: a background job lives on through it.
+    docker(&["exec", "-d", &container_id(&t, &bot.id).await, "sleep", "1000"]);
+    let job = eventually(Duration::from_secs(5), || async {
+        t.berth.container_status(&bot.id).await.is_ok_and(|s| s.tasks == Some(1))
+    });
+    assert!(job.await, "the background job runs");
+    let started = t.berth.container_status(&bot.id).await.expect("status").started_at;
     assert_eq!(take(&t, &bot.id, "  Clean install  ").await, Outcome::Done);
     assert_eq!(state_of(&t, &bot.id).await, ContainerState::Running, "it runs on afterwards");
+    let after = t.berth.container_status(&bot.id).await.expect("status");
+    assert_eq!((after.started_at, after.tasks), (started, Some(1)), "same run, job alive");
 
     exec(
         &t,
         &bot.id,
         "echo 'echo v2' > /usr/local/bin/tool && echo x > /usr/local/bin/extra \
          && rm /data/keep.txt && echo new > /data/new.txt && chmod 644 /data/private/key \
-         && rmdir /data/empty",
+         && rmdir /data/empty && rm /etc/berth-conf && chmod 700 /usr/local/bin/tool",
     )
     .await;
     let changed = exec(&t, &bot.id, LISTING).await;
+    assert!(!changed.iter().any(|l| l == "berth-conf"), "{changed:?}");
     assert_ne!(changed, before);
 
     let clean = id_of(&t, &bot.id, "Clean install").await;

@@ -75,15 +75,16 @@ export function progressView(progress) {
 }
 
 /**
- * What the bar shows next, from what it showed (`shown`: { phase, percent }) and the new
- * view: within a phase it never goes back, and each phase that counts on its own (checking,
- * then importing) starts again from where it is. `percent` null means indeterminate.
+ * What the bar shows next, from what it showed (`shown`: { phase, percent, high }) and the
+ * new view: within a phase it never goes back, not even across a spell of indeterminate,
+ * and each phase that counts on its own (checking, then importing) starts again from where
+ * it is. `percent` null means indeterminate.
  */
 export function nextBar(shown, view) {
-  if (view.percent === null) return { phase: view.phase, percent: null };
-  const samePhase = shown?.phase === view.phase && shown.percent !== null;
-  const percent = samePhase ? Math.max(shown.percent, view.percent) : view.percent;
-  return { phase: view.phase, percent };
+  const high = shown?.phase === view.phase ? shown.high : null;
+  if (view.percent === null) return { phase: view.phase, percent: null, high };
+  const percent = high === null ? view.percent : Math.max(high, view.percent);
+  return { phase: view.phase, percent, high: percent };
 }
 
 /** "12 MB of 200 MB", or "12 MB" while the total is unknown. */

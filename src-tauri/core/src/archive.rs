@@ -113,6 +113,7 @@ impl std::fmt::Display for Refusal {
             Refused::HardlinkOutside => "a hard link to something outside the archive's tree",
             Refused::HardlinkToSymlink => "a hard link to a symbolic link",
             Refused::NulInName => "a NUL byte in its name or link",
+            Refused::HiddenContent => "content after an entry that has none",
             Refused::ThroughSymlink => "it would be written through a symbolic link",
             Refused::Special => "a device, fifo or other special file",
             Refused::ReplacesDataDirectory => "it would replace the data directory itself",
@@ -128,9 +129,13 @@ pub enum Refused {
     ParentComponent,
     SymlinkOutside,
     HardlinkOutside,
+    /// A hard link to a symbolic link: a second link, made where no link check looks.
     HardlinkToSymlink,
     ThroughSymlink,
+    /// A NUL byte inside a name or link target, where readers disagree on where it ends.
     NulInName,
+    /// A directory, link or special entry declaring content, which readers read differently.
+    HiddenContent,
     Special,
     ReplacesDataDirectory,
 }
@@ -171,7 +176,7 @@ pub fn check(reader: impl Read, existing_links: &HashSet<Vec<u8>>) -> Result<Con
         if kind.is_dir() && components(&path).is_ok_and(|c| c.is_empty()) {
             contents.root_mtime = entry.header().mtime().ok();
         }
-        if let Err(reason) = rules.judge(kind, &path, link.as_deref()) {
+        if let Err(reason) = rules.judge(kind, (&path, link.as_deref()), size) {
             refusals.push(Refusal { path: shown(&path), reason });
         }
     }
@@ -184,26 +189,47 @@ pub fn check(reader: impl Read, existing_links: &HashSet<Vec<u8>>) -> Result<Con
     Ok(contents)
 }
 
+/// A user and group id that imported entries are given to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Owner {
+    pub uid: u64,
+    pub gid: u64,
+}
+
+/// What a rebuild writes into.
+#[derive(Debug, Clone, Copy)]
+pub struct Destination<'a> {
+    /// The symbolic links the data directory already holds (for a merge), relative to it.
+    pub existing_links: &'a HashSet<Vec<u8>>,
+    /// The container's user, when it is not root: every entry is given to it.
+    pub owner: Option<Owner>,
+    /// Whether to write the directories the archive implies but does not list (`sub` for a
+    /// lone `sub/file`), so that they too are the owner's rather than the engine's root. Only
+    /// for a data directory emptied first: in a merge they may exist, with owners of their own.
+    pub implied_dirs: bool,
+}
+
 /// Writes to `out`, as a plain tar, each entry of the archive anew from what this reader made
 /// of it, judging each by the rules of [`check`] again on the way. The engine then unpacks
 /// exactly what was checked: where its own reader would read the original bytes otherwise
 /// (a second gzip member, a name cut at a NUL, a repeated PAX record, a file changed since
 /// the check), it never sees them.
 ///
-/// Stops at the first refused or damaged entry. A failure to write to `out` is the outer
-/// error (the reader of `out` stopped, and says why); everything else is the inner one.
-///
-/// With an `owner` (user and group id), every entry is given to it.
+/// Stops at the first refused or damaged entry, and then writes nothing more, not even the
+/// end of the archive. A failure to write to `out` is the outer error (the reader of `out`
+/// stopped, and says why); everything else is the inner one.
 pub fn rebuild(
     reader: impl Read,
-    (existing_links, owner): (&HashSet<Vec<u8>>, Option<(u64, u64)>),
+    into: Destination<'_>,
     out: impl Write,
 ) -> std::io::Result<Result<(), Invalid>> {
     let mut archive = tar::Archive::new(reader);
-    let mut out = Watched { inner: out, failed: None };
-    let mut rules = Rules { links: existing_links.clone() };
+    let stopped = std::cell::Cell::new(false);
+    let mut out = Watched { inner: out, failed: None, stopped: &stopped };
+    let mut rules = Rules { links: into.existing_links.clone() };
+    let mut dirs = HashSet::new();
+    let mut builder = tar::Builder::new(&mut out);
     let result = (|| {
-        let mut builder = tar::Builder::new(&mut out);
         for entry in archive.entries().map_err(damaged)? {
             let mut entry = entry.map_err(damaged)?;
             let kind = entry.header().entry_type();
@@ -212,30 +238,43 @@ pub fn rebuild(
             }
             let path = entry.path_bytes().into_owned();
             let link = entry.link_name_bytes().map(|l| l.into_owned());
-            if let Err(reason) = rules.judge(kind, &path, link.as_deref()) {
+            let size = entry.header().size().map_err(damaged)?;
+            if let Err(reason) = rules.judge(kind, (&path, link.as_deref()), size) {
                 return Err(Invalid::Refused(vec![Refusal { path: shown(&path), reason }]));
             }
-            write_anew(&mut builder, &mut entry, (&path, link.as_deref()), owner)
+            let parts = components(&path).unwrap_or_default();
+            if into.implied_dirs {
+                let mtime = entry.header().mtime().unwrap_or(0);
+                write_implied_dirs(&mut builder, &parts, (into.owner, mtime), &mut dirs)
+                    .map_err(damaged)?;
+            }
+            if kind.is_dir() {
+                dirs.insert(parts.join(&b'/'));
+            }
+            write_anew(&mut builder, &mut entry, (&parts, link.as_deref()), into.owner)
                 .map_err(damaged)?;
         }
         builder.finish().map_err(damaged)
     })();
+    // Dropping the builder after a refusal would end the archive cleanly, and the engine
+    // could finish unpacking it before the error reaches it.
+    stopped.set(result.is_err());
+    drop(builder);
     match out.failed.take() {
         Some(error) => Err(error),
         None => Ok(result),
     }
 }
 
-/// Writes one checked entry: its type, mode, owner, time, name and link byte for byte, and
-/// its content. A sparse file is written whole, as a regular one.
+/// Writes one checked entry: its type, mode, owner, time, name and link, and a file's
+/// content. A sparse file is written whole, as a regular one. Names are written as the
+/// tar crate writes paths: without `.` and repeated `/`.
 fn write_anew<R: Read, W: Write>(
     builder: &mut tar::Builder<W>,
     entry: &mut tar::Entry<'_, R>,
-    (path, link): (&[u8], Option<&[u8]>),
-    owner: Option<(u64, u64)>,
+    (parts, link): (&[&[u8]], Option<&[u8]>),
+    owner: Option<Owner>,
 ) -> std::io::Result<()> {
-    use std::os::unix::ffi::OsStrExt;
-
     let old = entry.header();
     let kind = match old.entry_type() {
         EntryType::GNUSparse | EntryType::Continuous => EntryType::Regular,
@@ -245,42 +284,91 @@ fn write_anew<R: Read, W: Write>(
     let mut header = tar::Header::new_gnu();
     header.set_entry_type(kind);
     header.set_mode(old.mode().unwrap_or(0));
-    let (uid, gid) = owner.unwrap_or((old.uid().unwrap_or(0), old.gid().unwrap_or(0)));
+    let (uid, gid) = match owner {
+        Some(owner) => (owner.uid, owner.gid),
+        None => (old.uid().unwrap_or(0), old.gid().unwrap_or(0)),
+    };
     header.set_uid(uid);
     header.set_gid(gid);
     header.set_mtime(old.mtime().unwrap_or(0));
-    header.set_size(if kind.is_file() { entry.size() } else { 0 });
 
     // The data directory's own entry carries its mode and time; its name is `./`.
-    let parts = components(path).unwrap_or_default();
     let name = if parts.is_empty() { b"./".to_vec() } else { parts.join(&b'/') };
-    let name = std::path::Path::new(std::ffi::OsStr::from_bytes(&name));
+    let name = path_of(&name);
     match link {
         Some(target) if kind.is_symlink() || kind.is_hard_link() => {
-            let target = std::path::Path::new(std::ffi::OsStr::from_bytes(target));
-            builder.append_link(&mut header, name, target)
+            header.set_size(0);
+            builder.append_link(&mut header, name, path_of(target))
         }
-        _ => builder.append_data(&mut header, name, entry),
+        _ if kind.is_file() => {
+            header.set_size(entry.size());
+            builder.append_data(&mut header, name, entry)
+        }
+        _ => {
+            header.set_size(0);
+            builder.append_data(&mut header, name, std::io::empty())
+        }
     }
 }
 
-/// A writer that remembers its first failure, to tell it from the reader's.
-struct Watched<W> {
-    inner: W,
-    failed: Option<std::io::Error>,
+/// Writes, owned by `owner`, each directory above the entry at `parts` that the archive has
+/// not listed yet.
+fn write_implied_dirs<W: Write>(
+    builder: &mut tar::Builder<W>,
+    parts: &[&[u8]],
+    (owner, mtime): (Option<Owner>, u64),
+    dirs: &mut HashSet<Vec<u8>>,
+) -> std::io::Result<()> {
+    for depth in 1..parts.len() {
+        let dir = parts[..depth].join(&b'/');
+        if dirs.contains(&dir) {
+            continue;
+        }
+        let mut header = tar::Header::new_gnu();
+        header.set_entry_type(EntryType::Directory);
+        header.set_mode(0o755);
+        header.set_mtime(mtime);
+        header.set_size(0);
+        if let Some(owner) = owner {
+            header.set_uid(owner.uid);
+            header.set_gid(owner.gid);
+        }
+        builder.append_data(&mut header, path_of(&dir), std::io::empty())?;
+        dirs.insert(dir);
+    }
+    Ok(())
 }
 
-impl<W: Write> Write for Watched<W> {
+fn path_of(bytes: &[u8]) -> &std::path::Path {
+    use std::os::unix::ffi::OsStrExt;
+    std::path::Path::new(std::ffi::OsStr::from_bytes(bytes))
+}
+
+/// A writer that remembers its first failure, to tell it from the reader's, and that takes
+/// nothing more once `stopped`.
+struct Watched<'a, W> {
+    inner: W,
+    failed: Option<std::io::Error>,
+    stopped: &'a std::cell::Cell<bool>,
+}
+
+impl<W: Write> Write for Watched<'_, W> {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        if self.stopped.get() {
+            return Err(std::io::Error::other("the rebuild stopped"));
+        }
         self.inner.write(buf).inspect_err(|e| self.note(e))
     }
 
     fn flush(&mut self) -> std::io::Result<()> {
+        if self.stopped.get() {
+            return Ok(());
+        }
         self.inner.flush().inspect_err(|e| self.note(e))
     }
 }
 
-impl<W> Watched<W> {
+impl<W> Watched<'_, W> {
     fn note(&mut self, error: &std::io::Error) {
         if self.failed.is_none() {
             self.failed = Some(std::io::Error::new(error.kind(), error.to_string()));
@@ -298,8 +386,19 @@ struct Rules {
 }
 
 impl Rules {
-    fn judge(&mut self, kind: EntryType, path: &[u8], link: Option<&[u8]>) -> Result<(), Refused> {
+    fn judge(
+        &mut self,
+        kind: EntryType,
+        (path, link): (&[u8], Option<&[u8]>),
+        size: u64,
+    ) -> Result<(), Refused> {
         check_entry(kind, path, link, &self.links)?;
+        // Readers differ on what follows such a header: some take it as the entry's content,
+        // others as the next entries.
+        let has_content = kind.is_file() || kind == EntryType::GNUSparse;
+        if size > 0 && !has_content {
+            return Err(Refused::HiddenContent);
+        }
         if kind.is_symlink() {
             self.links.insert(components(path).unwrap_or_default().join(&b'/'));
         }

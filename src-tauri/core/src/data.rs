@@ -165,11 +165,16 @@ pub(crate) async fn import(
             Some(_) => {}
             None => tracing::warn!(output = %survey.trim(), "free space unknown; importing anyway"),
         }
+        // Before anything changes: a user whose ids cannot be told fails the import here.
+        let owner = match container_user(engine, &container.id).await? {
+            Some(user) => Some(user_ids(engine, helper_on, &user).await?),
+            None => None,
+        };
         op.check_cancelled()?;
-        Ok((contents, mtime.unwrap_or_default()))
+        Ok((contents, mtime.unwrap_or_default(), owner))
     }
     .await;
-    let (contents, mtime) = match checked {
+    let (contents, mtime, owner) = match checked {
         Ok(checked) => checked,
         Err(error) => {
             remove_file(&backup);
@@ -202,12 +207,12 @@ pub(crate) async fn import(
     journal::record(store, op, Step::Writing).await?;
     op.report(|p| p.phase = Some(Phase::Importing));
     let imported = async {
-        let owner = match container_user(engine, &container.id).await? {
-            Some(user) => Some(user_ids(engine, helper_on, &user).await?),
-            None => None,
+        let into = archive::Destination {
+            existing_links: &existing_links,
+            owner,
+            implied_dirs: owner.is_some() && mode == ImportMode::Replace,
         };
-        let rules = (existing_links, owner);
-        upload_checked(engine, &container.id, (path, format), rules, size, op).await?;
+        upload_checked(engine, &container.id, (path, format), into, size, op).await?;
         op.check_cancelled()?;
         journal::record(store, op, Step::Written).await
     }
@@ -337,23 +342,29 @@ async fn upload_checked(
     engine: &Engine,
     container: &str,
     (path, format): (&Path, Format),
-    (links, owner): (HashSet<Vec<u8>>, Option<(u64, u64)>),
+    into: archive::Destination<'_>,
     size: u64,
     op: &OperationHandle,
 ) -> Result<()> {
     let dest = crate::engine::containers::DATA_PATH;
     let (source, cancel) = (path.to_owned(), op.cancel_token().clone());
+    let (links, owner, implied_dirs) = (into.existing_links.clone(), into.owner, into.implied_dirs);
     let uploaded = transfer::upload_with(engine, (container, dest), size, op, move |out, count| {
         let file = std::fs::File::open(&source)
             .map_err(|error| format!("the file cannot be opened: {error}"))?;
-        let counted = Counted { inner: file, count, cancel };
+        let counted = Counted { inner: file, count, cancel: cancel.clone() };
         let reader = std::io::BufReader::with_capacity(transfer::CHUNK, counted);
-        match archive::rebuild(archive::decoded(format, reader), (&links, owner), out) {
-            // The upload stopped taking bytes: its own error says why.
+        let into = archive::Destination { existing_links: &links, owner, implied_dirs };
+        let rebuilt = archive::rebuild(archive::decoded(format, reader), into, out);
+        match rebuilt {
+            // The upload stopped taking bytes, or was cancelled: its own error says why.
             Err(_) => Ok(()),
-            Ok(rebuilt) => {
-                rebuilt.map_err(|invalid| format!("it changed since it was checked: {invalid}"))
+            Ok(_) if cancel.is_cancelled() => Ok(()),
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(refused @ Invalid::Refused(_))) => {
+                Err(format!("it changed since it was checked: {refused}"))
             }
+            Ok(Err(other)) => Err(other.to_string()),
         }
     })
     .await?;
@@ -425,11 +436,15 @@ pub(crate) async fn restore_backup(
 
 /// The user and group ids of the container's `user` (a name or an id, with an optional
 /// group), as its own image's `/etc/passwd` and `/etc/group` say.
-async fn user_ids(engine: &Engine, job_on: (&str, &str, &str), user: &str) -> Result<(u64, u64)> {
+async fn user_ids(
+    engine: &Engine,
+    job_on: (&str, &str, &str),
+    user: &str,
+) -> Result<archive::Owner> {
     let printed = volume_jobs::run(engine, job_on, volume_jobs::USER_IDS, &[user]).await?;
     let ids: Vec<u64> = printed.split_whitespace().filter_map(|n| n.parse().ok()).collect();
     match ids.as_slice() {
-        [uid, gid] => Ok((*uid, *gid)),
+        [uid, gid] => Ok(archive::Owner { uid: *uid, gid: *gid }),
         _ => Err(Error::Engine {
             action: format!("finding the ids of the container's user `{user}`"),
             message: printed.trim().to_owned(),

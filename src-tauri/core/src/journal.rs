@@ -39,7 +39,8 @@ pub enum Step {
     /// Restore or update: the old container is about to be stopped and set aside, and the new
     /// one put in its place.
     SwapIn { old: String, new: String, was_running: bool, old_volume: Option<String> },
-    /// Restore or update: the new container is recorded; the bot is whole.
+    /// Create, restore or update: the new container is recorded; the bot is whole. The
+    /// repair asks the store, not this step, which it only confirms.
     Swapped,
     /// Import: a merge is about to save the data directory to this file.
     SaveBackup { backup: String },
@@ -66,16 +67,28 @@ impl Step {
 /// Writes the step to the operation's journal before it is taken.
 pub(crate) async fn record(store: &Store, op: &OperationHandle, step: Step) -> Result<()> {
     let json = serde_json::to_string(&step).unwrap_or_default();
+    #[cfg(feature = "crash-points")]
+    crash_if_asked("BERTH_CRASH_BEFORE", &step.name());
     store.operation_step(&op.info().id, json).await?;
     #[cfg(feature = "crash-points")]
-    crash_if_asked(&step.name());
+    crash_if_asked("BERTH_CRASH_AT", &step.name());
     Ok(())
 }
 
-/// Test builds only: dies at once, as by SIGKILL, when `BERTH_CRASH_AT` names this step.
+/// Notes that the operation's new container is recorded and the bot whole. It is recorded
+/// already, so a failure here must not undo it: it is logged, and the repair would ask the
+/// store anyway.
+pub(crate) async fn recorded_whole(store: &Store, op: &OperationHandle, bot: &str) {
+    if let Err(error) = record(store, op, Step::Swapped).await {
+        tracing::warn!(%bot, %error, "could not note in the journal that the bot is whole");
+    }
+}
+
+/// Test builds only: dies at once, as by SIGKILL, when the variable `at` (`BERTH_CRASH_AT`,
+/// just after writing the step, or `BERTH_CRASH_BEFORE`, just before) names this step.
 #[cfg(feature = "crash-points")]
-fn crash_if_asked(step: &str) {
-    if std::env::var("BERTH_CRASH_AT").is_ok_and(|at| at == step) {
+fn crash_if_asked(at: &str, step: &str) {
+    if std::env::var(at).is_ok_and(|wanted| wanted == step) {
         eprintln!("crash point: {step}");
         let pid = std::process::id().to_string();
         let _ = std::process::Command::new("kill").args(["-KILL", &pid]).status();

@@ -214,6 +214,7 @@ async fn make_container(
     op.check_cancelled()?;
 
     let version = store.version_record(&bot.id, VersionReason::Created).await?;
+    journal::recorded_whole(store, op, &bot.id).await;
     tracing::info!(bot = %bot.id, version = version.number, reason = ?version.reason,
         "container created");
     Ok(())
@@ -403,10 +404,10 @@ pub(crate) async fn update_image(
             let reason = VersionReason::ImageUpdated;
             let version =
                 store.container_replace(&bot.id, new_record, reason, Replacement::default()).await;
-            match version {
-                Ok(version) => journal::record(store, op, Step::Swapped).await.map(|()| version),
-                Err(error) => Err(error),
+            if version.is_ok() {
+                journal::recorded_whole(store, op, &bot.id).await;
             }
+            version
         }
         Err(error) => Err(error),
     };

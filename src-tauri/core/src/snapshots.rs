@@ -335,7 +335,7 @@ pub(crate) async fn restore(
         let version = store
             .container_replace(&bot.id, restored, VersionReason::Restored, replacement)
             .await?;
-        journal::record(store, op, Step::Swapped).await?;
+        journal::recorded_whole(store, op, &bot.id).await;
         Ok(version)
     }
     .await;

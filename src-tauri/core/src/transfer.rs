@@ -102,13 +102,16 @@ pub(crate) async fn upload(
     expected: Option<String>,
     op: &OperationHandle,
 ) -> Result<std::result::Result<(), String>> {
-    let source = file.to_owned();
+    let (source, cancel) = (file.to_owned(), op.cancel_token().clone());
     upload_with(engine, (container, dest), total, op, move |out, counter| {
         let mut file = std::fs::File::open(&source)
             .map_err(|error| format!("the file cannot be opened: {error}"))?;
         let mut hash = Sha256::new();
         let mut buffer = vec![0; CHUNK];
         loop {
+            if cancel.is_cancelled() {
+                return Ok(()); // The upload ends short, and the operation says cancelled.
+            }
             let read = match file.read(&mut buffer) {
                 Ok(0) => break,
                 Ok(read) => read,
@@ -134,6 +137,9 @@ pub(crate) async fn upload(
 /// reporting the bytes it counts against `total`. `produce` ends with why its source could
 /// not be used, if it could not; the upload then fails too, and that reason is the inner
 /// error.
+///
+/// A cancel is for `produce` to honour, by ending early: the upload is then waited for,
+/// so that the engine has stopped writing before anyone puts the old content back.
 pub(crate) async fn upload_with(
     engine: &Engine,
     (container, dest): (&str, &str),
@@ -161,9 +167,9 @@ pub(crate) async fn upload_with(
         receiver.recv().await.map(|item| (item, receiver))
     });
 
-    let uploaded =
-        with_transfer(engine.upload(container, dest, body), &sent, Some(total), op).await;
+    let uploaded = reporting(engine.upload(container, dest, body), &sent, Some(total), op).await;
     let produced = producer.await.map_err(|_| Error::ShuttingDown)?;
+    op.check_cancelled()?;
     if produced.is_err() {
         return Ok(produced);
     }
@@ -203,20 +209,36 @@ pub(crate) async fn with_transfer<T>(
     total: Option<u64>,
     op: &OperationHandle,
 ) -> Result<T> {
+    let cancelled = async {
+        op.cancel_token().cancelled().await;
+        op.check_cancelled()
+    };
+    tokio::select! {
+        result = reporting(work, count, total, op) => result,
+        Err(cancelled) = cancelled => Err(cancelled),
+    }
+}
+
+/// Runs `work` to its end while reporting the bytes `count` reached.
+async fn reporting<T>(
+    work: impl std::future::Future<Output = Result<T>>,
+    count: &AtomicU64,
+    total: Option<u64>,
+    op: &OperationHandle,
+) -> Result<T> {
     let mut work = std::pin::pin!(work);
     let mut tick = tokio::time::interval(TICK);
+    let report = || {
+        let done = count.load(Ordering::Relaxed);
+        op.report(|p| p.transfer = Some(Transfer { done, total }));
+    };
     loop {
         tokio::select! {
             result = &mut work => {
-                let done = count.load(Ordering::Relaxed);
-                op.report(|p| p.transfer = Some(Transfer { done, total }));
+                report();
                 return result;
             }
-            _ = tick.tick() => {
-                let done = count.load(Ordering::Relaxed);
-                op.report(|p| p.transfer = Some(Transfer { done, total }));
-            }
-            () = op.cancel_token().cancelled() => op.check_cancelled()?,
+            _ = tick.tick() => report(),
         }
     }
 }

@@ -376,11 +376,12 @@ fn seen(bytes: &[u8]) -> Vec<Seen> {
 
 fn rebuilt(bytes: &[u8], existing: &HashSet<Vec<u8>>) -> Result<Vec<u8>, Invalid> {
     let mut out = Vec::new();
-    rebuild(bytes, (existing, None), &mut out).expect("writes").map(|()| out)
+    let into = Destination { existing_links: existing, owner: None, implied_dirs: false };
+    rebuild(bytes, into, &mut out).expect("writes").map(|()| out)
 }
 
 #[test]
-fn the_rebuilt_archive_holds_every_entry_byte_for_byte() {
+fn the_rebuilt_archive_holds_every_entry_as_this_reader_read_it() {
     let mut builder = tar::Builder::new(Vec::new());
     let mut add = |name: &[u8], kind: EntryType, mode: u32, link: Option<&[u8]>, data: &[u8]| {
         use std::os::unix::ffi::OsStrExt;
@@ -448,19 +449,70 @@ fn a_rebuild_tells_a_stopped_reader_from_a_damaged_archive() {
     }
     let bytes = archive(&[file(b"ok", b"x")]);
     let none = HashSet::new();
-    let error = rebuild(&bytes[..], (&none, None), Closed).expect_err("the writer failed");
+    let into = Destination { existing_links: &none, owner: None, implied_dirs: false };
+    let error = rebuild(&bytes[..], into, Closed).expect_err("the writer failed");
     assert_eq!(error.kind(), std::io::ErrorKind::BrokenPipe);
     let cut = &bytes[..300];
-    let got = rebuild(cut, (&none, None), std::io::sink()).expect("writes");
+    let got = rebuild(cut, into, std::io::sink()).expect("writes");
     assert!(matches!(got, Err(Invalid::Damaged(_))), "{got:?}");
 }
 
 #[test]
-fn a_rebuild_for_a_user_gives_every_entry_to_it() {
-    let bytes = archive(&[dir(b"d"), file(b"d/f", b"x"), symlink(b"l", b"d/f")]);
+fn a_rebuild_for_a_user_gives_every_entry_to_it_and_the_directories_it_implies() {
+    let bytes =
+        archive(&[dir(b"d"), file(b"d/f", b"x"), symlink(b"l", b"d/f"), file(b"a/b/c", b"y")]);
     let mut out = Vec::new();
     let none = HashSet::new();
-    rebuild(&bytes[..], (&none, Some((1234, 4321))), &mut out).expect("writes").expect("ok");
-    let owners: Vec<_> = seen(&out).iter().map(|e| (e.4, e.5)).collect();
-    assert_eq!(owners, [(1234, 4321); 3]);
+    let owner = Some(Owner { uid: 1234, gid: 4321 });
+    let into = Destination { existing_links: &none, owner, implied_dirs: true };
+    rebuild(&bytes[..], into, &mut out).expect("writes").expect("ok");
+    let got: Vec<_> = seen(&out).into_iter().map(|e| (e.0, e.2, e.4, e.5)).collect();
+    let dir = EntryType::Directory;
+    let want = [
+        (b"d".to_vec(), dir, 1234, 4321),
+        (b"d/f".to_vec(), EntryType::Regular, 1234, 4321),
+        (b"l".to_vec(), EntryType::Symlink, 1234, 4321),
+        (b"a".to_vec(), dir, 1234, 4321),
+        (b"a/b".to_vec(), dir, 1234, 4321),
+        (b"a/b/c".to_vec(), EntryType::Regular, 1234, 4321),
+    ];
+    assert_eq!(got, want);
+}
+
+/// A directory header declaring content, and as that content a whole hostile entry.
+fn directory_hiding_an_entry() -> Vec<u8> {
+    let hidden = archive(&[symlink(b"esc", b"/etc")]);
+    let hidden = &hidden[..512];
+    let mut header = tar::Header::new_gnu();
+    header.set_entry_type(EntryType::Directory);
+    header.set_path("d").expect("name");
+    header.set_mode(0o755);
+    header.set_size(512);
+    header.set_cksum();
+    let mut bytes = header.as_bytes().to_vec();
+    bytes.extend_from_slice(hidden);
+    bytes.extend_from_slice(&[0; 1024]);
+    bytes
+}
+
+#[test]
+fn content_after_a_directory_header_is_refused() {
+    let bytes = directory_hiding_an_entry();
+    let Err(Invalid::Refused(list)) = check(&bytes[..], &HashSet::new()) else { panic!() };
+    assert_eq!(list[0].reason, Refused::HiddenContent);
+    let Err(Invalid::Refused(list)) = rebuilt(&bytes, &HashSet::new()) else { panic!() };
+    assert_eq!(list[0].reason, Refused::HiddenContent);
+}
+
+#[test]
+fn a_refused_rebuild_does_not_end_the_archive() {
+    // What was written stops short of the end-of-archive blocks: the engine's unpack fails
+    // rather than finishing cleanly with what came before the refusal.
+    let bytes = archive(&[file(b"ok", b"x"), symlink(b"out", b"/etc")]);
+    let mut out = Vec::new();
+    let none = HashSet::new();
+    let into = Destination { existing_links: &none, owner: None, implied_dirs: false };
+    let got = rebuild(&bytes[..], into, &mut out).expect("writes");
+    assert!(matches!(got, Err(Invalid::Refused(_))));
+    assert!(!out.ends_with(&[0; 1024]), "no end-of-archive blocks after a refusal");
 }
