@@ -142,8 +142,8 @@ pub(crate) async fn capture(
     let partial = path.with_extension("tar.partial");
 
     // Taken before the pause, so that waiting for a collection never lengthens it.
-    let books = image_books(&bot.id);
-    let _held = books.lock().await;
+    let lock = snapshot_image_lock(&bot.id);
+    let _held = lock.lock().await;
     op.report(|p| p.phase = Some(Phase::SavingFiles));
     let pause = container.state == RunState::Running;
     if pause {
@@ -430,8 +430,8 @@ pub(crate) async fn delete_all(
 /// Only Berth's own tags are removed: an image the user tagged too, or committed from a
 /// restored container (it inherits the labels), keeps the user's tag and stays.
 pub(crate) async fn collect_images(engine: &Engine, store: &Store, bot: &Bot) {
-    let books = image_books(&bot.id);
-    let _held = books.lock().await;
+    let lock = snapshot_image_lock(&bot.id);
+    let _held = lock.lock().await;
     let ours = format!("{}:", snapshot_repository(&bot.id));
     let collected = async {
         let kept: HashSet<String> =
@@ -466,11 +466,11 @@ pub(crate) async fn collect_images(engine: &Engine, store: &Store, bot: &Bot) {
 /// The lock that keeps a bot's image collection out of a capture's window between committing
 /// its image and recording it: in that window the image belongs to no recorded snapshot, and
 /// a collection (after a restore, it runs once the operation has ended) would remove it.
-fn image_books(bot: &str) -> Arc<tokio::sync::Mutex<()>> {
-    static BOOKS: LazyLock<std::sync::Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>> =
+fn snapshot_image_lock(bot: &str) -> Arc<tokio::sync::Mutex<()>> {
+    static LOCKS: LazyLock<std::sync::Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>> =
         LazyLock::new(Default::default);
-    let mut books = BOOKS.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-    books.entry(bot.to_owned()).or_default().clone()
+    let mut locks = LOCKS.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    locks.entry(bot.to_owned()).or_default().clone()
 }
 
 fn create_dir(dir: &Path) -> Result<()> {
