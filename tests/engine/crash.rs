@@ -1,5 +1,5 @@
-//! Berth killed (SIGKILL) at a step of create, snapshot, restore and import, then started
-//! again: every bot consistent, no data lost, and the repair reported.
+//! Berth killed (SIGKILL) at a step of create, snapshot, restore, update, reset, export and
+//! import, then started again: every bot consistent, no data lost, and the repair reported.
 //!
 //! Another process (`berth-probe`, built with the `crash-points` feature) runs the operation
 //! on the test's store and kills itself at the named journal step.
@@ -237,4 +237,22 @@ async fn a_reset_cut_off_says_what_it_left() {
     let message = restart_and_repair(&mut t, &bot.id).await;
     assert!(message.contains("cut off while emptying the data directory"), "{message}");
     assert_eq!(state_of(&t, &bot.id).await, ContainerState::Running, "the bot works on");
+}
+
+#[tokio::test]
+async fn an_export_cut_off_leaves_no_partial_file() {
+    let mut t = TestBerth::start().await;
+    let bot = t.running_bot("crash export").await;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let chosen = dir.path().join("backup.tar.gz");
+    // The probe dies as the step is recorded, before the archive is begun: this file stands
+    // for what it would have written by a later kill.
+    let partial = dir.path().join(".backup.tar.gz.partial");
+    std::fs::write(&partial, b"half an archive").expect("written");
+    crash_at(&t, "exportTo", "export", &bot.id, &chosen.display().to_string());
+
+    let message = restart_and_repair(&mut t, &bot.id).await;
+    assert!(message.contains("removed the unfinished archive"), "{message}");
+    let left: Vec<_> = std::fs::read_dir(dir.path()).expect("lists").collect();
+    assert!(left.is_empty(), "nothing at or beside the chosen path: {left:?}");
 }

@@ -459,7 +459,7 @@ async fn a_container_labelled_for_an_unknown_bot_is_reported_and_left_alone() {
 
     t.reopen().await;
     let reported = eventually(Duration::from_secs(20), || async {
-        t.berth.repairs().iter().any(|r| r.operation == "reconcile" && r.message.contains(&name))
+        t.berth.repairs().iter().any(|r| r.operation.is_none() && r.message.contains(&name))
     });
     assert!(reported.await, "the stray is reported: {:?}", t.berth.repairs());
     assert_eq!(t.leftovers().len(), 1, "and left as it is");

@@ -224,7 +224,7 @@ async function showRepairs() {
     let { notices } = s;
     const appNotices = [...s.appNotices];
     for (const repair of fresh) {
-      if (repair.operation === 'reconcile') {
+      if (repair.operation == null) {
         appNotices.push(repair.message);
         continue;
       }

@@ -174,6 +174,7 @@ impl Berth {
             None => None,
         };
         let Some(bot) = bot else {
+            journal::remove_unfinished_export(&journal::read_steps(steps));
             return store.operation_repaired(&record.id, "its bot is gone").await;
         };
         let op = loop {
@@ -193,7 +194,7 @@ impl Berth {
         self.told(Repair {
             bot_id: bot.id.clone(),
             bot_name: bot.name.clone(),
-            operation: record.kind.clone(),
+            operation: Some(record.kind.clone()),
             message,
         });
         self.changed(Change::Container { bot_id: bot.id });
@@ -213,7 +214,7 @@ impl Berth {
             self.told(Repair {
                 bot_id: stray.clone(),
                 bot_name: String::new(),
-                operation: "reconcile".into(),
+                operation: None,
                 message: format!(
                     "container `{name}` is labelled as Berth's but belongs to no bot it knows; \
                      it was left as it is"

@@ -99,6 +99,7 @@ pub(crate) async fn export(
             file.metadata().map(|m| m.len()).map_err(io_error("writing", &target))
         })
         .await;
+    journal::record(store, op, Step::ExportTo { partial: partial.display().to_string() }).await?;
     let finished = written.and_then(|size| {
         std::fs::rename(&partial, path).map_err(io_error("saving", path))?;
         Ok(size)

@@ -54,6 +54,8 @@ pub enum Step {
     Written,
     /// Reset: emptying the data directory begins; it cannot be undone.
     Clear,
+    /// Export: the archive is being written to this file beside the chosen one.
+    ExportTo { partial: String },
 }
 
 impl Step {
@@ -104,7 +106,9 @@ fn crash_if_asked(at: &str, step: &str) {
 pub struct Repair {
     pub bot_id: String,
     pub bot_name: String,
-    pub operation: String,
+    /// The interrupted operation's kind; none for a container that belongs to no bot, which
+    /// no operation left behind.
+    pub operation: Option<String>,
     pub message: String,
 }
 
@@ -116,7 +120,7 @@ pub(crate) async fn repair(
     record: &OperationRecord,
     steps: &[String],
 ) -> Result<String> {
-    let steps: Vec<Step> = steps.iter().filter_map(|s| serde_json::from_str(s).ok()).collect();
+    let steps = read_steps(steps);
     let has = |wanted: fn(&Step) -> bool| steps.iter().any(wanted);
     let mut done = Vec::new();
 
@@ -263,12 +267,32 @@ pub(crate) async fn repair(
         }
     }
 
+    // An export: only the file beside the chosen one was written.
+    if remove_unfinished_export(&steps) {
+        done.push("removed the unfinished archive".into());
+    }
+
     if done.is_empty() {
         done.push("nothing needed doing".to_owned());
     }
     let message = format!("{} was interrupted; Berth {}.", record.kind, done.join(", "));
     tracing::info!(bot = %bot.id, operation = %record.id, %message, "repaired");
     Ok(message)
+}
+
+/// Removes what a cut-off export wrote beside the chosen file, which needs no bot; says
+/// whether there was anything.
+pub(crate) fn remove_unfinished_export(steps: &[Step]) -> bool {
+    let partial = steps.iter().find_map(|s| match s {
+        Step::ExportTo { partial } => Some(partial),
+        _ => None,
+    });
+    partial.is_some_and(|p| remove_if_present(Path::new(p)))
+}
+
+/// The steps of a journal as written, leaving out any this build cannot read.
+pub(crate) fn read_steps(steps: &[String]) -> Vec<Step> {
+    steps.iter().filter_map(|s| serde_json::from_str(s).ok()).collect()
 }
 
 /// A create is whole once the version of its container is recorded, its last step.

@@ -3,7 +3,7 @@
 //! next start.
 //!
 //! `berth-probe <store> <label> <operation> <bot> [arg]`, the operation one of create, snapshot,
-//! restore, update, reset, import-replace and import-merge.
+//! restore, update, reset, export, import-replace and import-merge.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -31,6 +31,7 @@ async fn main() {
         "restore" => berth.snapshot_restore(bot, arg, None).await,
         "update" => berth.container_update_image(bot, None).await,
         "reset" => berth.data_reset(bot, None).await,
+        "export" => berth.data_export(bot, arg.as_ref()).await,
         "import-replace" => berth.data_import(bot, arg.as_ref(), ImportMode::Replace, None).await,
         "import-merge" => berth.data_import(bot, arg.as_ref(), ImportMode::Merge, None).await,
         other => panic!("unknown operation {other}"),
