@@ -168,7 +168,8 @@ pub fn check(reader: impl Read, existing_links: &HashSet<Vec<u8>>) -> Result<Con
         }
         let path = entry.path_bytes().into_owned();
         let link = entry.link_name_bytes().map(|l| l.into_owned());
-        let size = entry.header().size().map_err(damaged)?;
+        // The entry's size as this reader follows it: a PAX record's, a sparse file's whole.
+        let size = entry.size();
         contents.entries += 1;
         if kind.is_file() || kind == EntryType::GNUSparse {
             contents.file_bytes = contents.file_bytes.saturating_add(size);
@@ -238,7 +239,7 @@ pub fn rebuild(
             }
             let path = entry.path_bytes().into_owned();
             let link = entry.link_name_bytes().map(|l| l.into_owned());
-            let size = entry.header().size().map_err(damaged)?;
+            let size = entry.size();
             if let Err(reason) = rules.judge(kind, (&path, link.as_deref()), size) {
                 return Err(Invalid::Refused(vec![Refusal { path: shown(&path), reason }]));
             }
@@ -256,8 +257,8 @@ pub fn rebuild(
         }
         builder.finish().map_err(damaged)
     })();
-    // Dropping the builder after a refusal would end the archive cleanly, and the engine
-    // could finish unpacking it before the error reaches it.
+    // Dropping the builder after a refusal would write the end-of-archive blocks: the engine
+    // would stop reading there, its unpack a success, before it reached the body's error.
     stopped.set(result.is_err());
     drop(builder);
     match out.failed.take() {
@@ -277,7 +278,7 @@ fn write_anew<R: Read, W: Write>(
 ) -> std::io::Result<()> {
     let old = entry.header();
     let kind = match old.entry_type() {
-        EntryType::GNUSparse | EntryType::Continuous => EntryType::Regular,
+        EntryType::GNUSparse => EntryType::Regular,
         kind => kind,
     };
     // An empty numeric field reads as 0, as the engine's own reader takes it.
@@ -508,11 +509,17 @@ fn shown(path: &[u8]) -> String {
         .collect()
 }
 
-/// Whether a volume with `available` free bytes can take `needed` more, keeping a margin for
-/// the file system's own blocks (one 4 KiB block per entry, and 1 % of the content).
+/// The free bytes unpacking the archive needs: its content and a margin for the file
+/// system's own blocks (one 4 KiB block per entry, and 1 % of the content). None when that
+/// is more than a number of bytes can hold, as a hostile archive may declare.
+pub fn room_needed(contents: Contents) -> Option<u64> {
+    let blocks = contents.entries.checked_mul(4096)?;
+    blocks.checked_add(contents.file_bytes / 100)?.checked_add(contents.file_bytes)
+}
+
+/// Whether a volume with `available` free bytes can take the archive's content.
 pub fn fits(contents: Contents, available: u64) -> bool {
-    let overhead = contents.entries.checked_mul(4096).map(|o| o + contents.file_bytes / 100);
-    overhead.and_then(|o| o.checked_add(contents.file_bytes)).is_some_and(|n| n <= available)
+    room_needed(contents).is_some_and(|needed| needed <= available)
 }
 
 #[cfg(test)]

@@ -161,7 +161,8 @@ pub(crate) async fn import(
         let (free, mtime) = volume_jobs::parse_survey(&survey);
         match free {
             Some(available) if !archive::fits(contents, available) => {
-                return Err(Error::NoSpace { needed: contents.file_bytes, available });
+                let needed = archive::room_needed(contents).unwrap_or(u64::MAX);
+                return Err(Error::NoSpace { needed, available });
             }
             Some(_) => {}
             None => tracing::warn!(output = %survey.trim(), "free space unknown; importing anyway"),

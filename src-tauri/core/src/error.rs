@@ -91,7 +91,11 @@ pub enum Error {
     ExportExists { path: String },
 
     /// The data directory's file system has too little room.
-    #[error("the data directory needs {needed} bytes free, and has {available}")]
+    #[error(
+        "the data directory needs {} free for this archive and has {}",
+        shown_size(*.needed),
+        shown_size(*.available)
+    )]
     NoSpace { needed: u64, available: u64 },
 
     /// The SQLite store failed.
@@ -168,6 +172,11 @@ impl Error {
     }
 }
 
+/// A number of bytes as people read it: `1.2 GB`.
+fn shown_size(bytes: u64) -> String {
+    bytesize::ByteSize(bytes).display().si().to_string()
+}
+
 /// The refused entries of an archive for a message: the first ten, then how many more.
 fn list_entries(entries: &[String]) -> String {
     const SHOWN: usize = 10;
@@ -225,6 +234,15 @@ mod tests {
         assert_eq!(
             json["message"],
             "the engine at `unix:///var/run/docker.sock` is unreachable: connection refused"
+        );
+    }
+
+    #[test]
+    fn too_little_room_reads_in_sizes_people_know() {
+        let error = Error::NoSpace { needed: 1_234_000_000, available: 56_700_000 };
+        assert_eq!(
+            error.to_string(),
+            "the data directory needs 1.2 GB free for this archive and has 56.7 MB"
         );
     }
 }

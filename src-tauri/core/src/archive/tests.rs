@@ -264,10 +264,71 @@ fn files_over_8_gib_stream_through_the_check() {
     assert_eq!(contents, Contents { entries: 1, file_bytes: size, root_mtime: None });
 }
 
+/// An entry whose size only a PAX record gives, its header's size field 0, as `tarfile` and
+/// bsdtar write a file over 8 GiB.
+fn pax_sized(kind: EntryType, name: &str, data: &[u8]) -> Vec<u8> {
+    // A record starts with its own length in digits, those digits included.
+    let value = format!(" size={}\n", data.len());
+    let mut length = value.len();
+    while length != value.len() + length.to_string().len() {
+        length = value.len() + length.to_string().len();
+    }
+    let record = format!("{length}{value}");
+    assert_eq!(record.len(), length, "the record counts its own length");
+    let mut builder = tar::Builder::new(Vec::new());
+    let mut pax = tar::Header::new_ustar();
+    pax.set_entry_type(EntryType::XHeader);
+    pax.set_path("PaxHeaders/entry").expect("name");
+    pax.set_size(record.len() as u64);
+    pax.set_cksum();
+    builder.append(&pax, record.as_bytes()).expect("appends");
+    let mut header = tar::Header::new_ustar();
+    header.set_entry_type(kind);
+    header.set_path(name).expect("name");
+    header.set_mode(0o755);
+    header.set_size(0);
+    header.set_cksum();
+    builder.append(&header, data).expect("appends");
+    builder.into_inner().expect("finishes")
+}
+
+#[test]
+fn a_size_in_a_pax_record_is_the_one_counted() {
+    let contents =
+        check(&pax_sized(EntryType::Regular, "big.bin", &[7; 3000])[..], &HashSet::new())
+            .expect("accepted");
+    assert_eq!(contents.file_bytes, 3000, "free space is checked for the record's size");
+    let hidden = check(&pax_sized(EntryType::Directory, "sub", b"hidden")[..], &HashSet::new());
+    match hidden {
+        Err(Invalid::Refused(list)) => assert_eq!(list[0].reason, Refused::HiddenContent),
+        other => panic!("content behind a directory header must be refused: {other:?}"),
+    }
+}
+
+#[test]
+fn a_sparse_file_counts_at_its_whole_size() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("holes.img");
+    let mut file = std::fs::File::create(&path).expect("created");
+    file.write_all(b"start").expect("written");
+    file.set_len(64 * 1024 * 1024).expect("a hole to the end");
+    let mut builder = tar::Builder::new(Vec::new());
+    builder.append_path_with_name(&path, "holes.img").expect("appends");
+    let bytes = builder.into_inner().expect("finishes");
+    let mut archived = tar::Archive::new(&bytes[..]);
+    let entry = archived.entries().expect("reads").next().expect("an entry").expect("entry");
+    assert_eq!(entry.header().entry_type(), EntryType::GNUSparse, "the temp dir keeps holes");
+    assert!(bytes.len() < 1024 * 1024, "the archive holds the data, not the hole");
+
+    let contents = check(&bytes[..], &HashSet::new()).expect("accepted");
+    assert_eq!(contents.file_bytes, 64 * 1024 * 1024);
+}
+
 #[test]
 fn free_space_keeps_a_margin() {
     let contents = Contents { entries: 10, file_bytes: 1_000_000, root_mtime: None };
     let needed = 1_000_000 + 10 * 4096 + 10_000;
+    assert_eq!(room_needed(contents), Some(needed));
     assert!(fits(contents, needed));
     assert!(!fits(contents, needed - 1));
     assert!(fits(Contents::default(), 0));
@@ -430,10 +491,15 @@ fn the_rebuilt_archive_holds_every_entry_as_this_reader_read_it() {
 #[test]
 fn a_rebuild_stops_at_the_first_refused_entry() {
     let bytes = archive(&[file(b"ok", b"x"), symlink(b"out", b"/etc"), file(b"never", b"y")]);
-    let got = rebuilt(&bytes, &HashSet::new());
+    let mut out = Vec::new();
+    let none = HashSet::new();
+    let into = Destination { existing_links: &none, owner: None, implied_dirs: false };
+    let got = rebuild(&bytes[..], into, &mut out).expect("writes");
     let Err(Invalid::Refused(list)) = got else { panic!("not refused: {got:?}") };
     assert_eq!(list.len(), 1);
     assert_eq!(list[0].reason, Refused::SymlinkOutside);
+    let written: Vec<Vec<u8>> = seen(&out).into_iter().map(|e| e.0).collect();
+    assert_eq!(written, [b"ok".to_vec()], "nothing from the refused entry on");
 }
 
 #[test]
@@ -506,8 +572,8 @@ fn content_after_a_directory_header_is_refused() {
 
 #[test]
 fn a_refused_rebuild_does_not_end_the_archive() {
-    // What was written stops short of the end-of-archive blocks: the engine's unpack fails
-    // rather than finishing cleanly with what came before the refusal.
+    // What was written stops short of the end-of-archive blocks: the engine's unpack reads on
+    // into the upload's error and fails, rather than finishing at them with what came before.
     let bytes = archive(&[file(b"ok", b"x"), symlink(b"out", b"/etc")]);
     let mut out = Vec::new();
     let none = HashSet::new();
