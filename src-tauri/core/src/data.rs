@@ -14,6 +14,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use serde::Deserialize;
+use unicode_segmentation::UnicodeSegmentation;
 
 use crate::archive::{self, Format, Invalid};
 use crate::bots::Bot;
@@ -38,6 +39,10 @@ pub enum ImportMode {
     Replace,
 }
 
+/// How much of a bot's name an export's proposed file name keeps, in bytes, so that with
+/// `-data-<time>.tar.gz` it stays within the 255 bytes file systems allow.
+const NAME_BYTES_KEPT: usize = 200;
+
 /// The name an export is offered under: `<bot>-data-<UTC time>.tar.gz`, with characters that
 /// file systems refuse in a name replaced by `-`.
 pub fn export_file_name(bot: &str, now: ::time::OffsetDateTime) -> String {
@@ -47,7 +52,16 @@ pub fn export_file_name(bot: &str, now: ::time::OffsetDateTime) -> String {
         .chars()
         .map(|c| if c.is_control() || matches!(c, '/' | '\\' | ':') { '-' } else { c })
         .collect();
-    format!("{safe}-data-{when}.tar.gz")
+    // File systems take names of 255 bytes; 64 characters of a name can be many more. The
+    // name is cut between characters as people see them, never inside one.
+    let mut kept = 0;
+    for (at, character) in safe.grapheme_indices(true) {
+        if at + character.len() > NAME_BYTES_KEPT {
+            break;
+        }
+        kept = at + character.len();
+    }
+    format!("{}-data-{when}.tar.gz", &safe[..kept])
 }
 
 /// The chosen path, with `.tar.gz` (or `.gz` after `.tar`) added when the user left the
@@ -85,6 +99,7 @@ pub(crate) async fn export(
     let container = recorded_container(store, bot).await?;
     op.report(|p| p.phase = Some(Phase::Exporting));
     let partial = partial_path(path);
+    journal::record(store, op, Step::ExportTo { partial: partial.display().to_string() }).await?;
     let target = partial.clone();
     let written =
         transfer::download(engine, &container.container_id, DATA_CONTENT, op, move |tar| {
@@ -99,7 +114,6 @@ pub(crate) async fn export(
             file.metadata().map(|m| m.len()).map_err(io_error("writing", &target))
         })
         .await;
-    journal::record(store, op, Step::ExportTo { partial: partial.display().to_string() }).await?;
     let finished = written.and_then(|size| {
         std::fs::rename(&partial, path).map_err(io_error("saving", path))?;
         Ok(size)
@@ -481,6 +495,10 @@ mod tests {
         let when = ::time::macros::datetime!(2026-12-03 18:04:05 +02:00);
         assert_eq!(export_file_name("Scout", when), "Scout-data-20261203T160405Z.tar.gz");
         assert_eq!(export_file_name("a/b:c", when), "a-b-c-data-20261203T160405Z.tar.gz");
+        // 64 characters, each of seven code points and 25 bytes: cut after the eighth whole.
+        let family = "👨‍👩‍👧‍👦".repeat(64);
+        let long = export_file_name(&family, when);
+        assert_eq!(long, format!("{}-data-20261203T160405Z.tar.gz", "👨‍👩‍👧‍👦".repeat(8)));
     }
 
     #[test]
