@@ -11,6 +11,10 @@ use std::path::PathBuf;
 use tauri::AppHandle;
 use tauri_plugin_dialog::DialogExt;
 
+// A release build must have no way to skip a dialog, whatever features it was given.
+#[cfg(all(feature = "scripted-dialogs", not(debug_assertions)))]
+compile_error!("`scripted-dialogs` is for test builds: a release build shows every dialog");
+
 /// The file Berth should write an export to, or `None` when the user cancelled.
 pub async fn save_archive(app: &AppHandle, suggested: &str) -> Option<PathBuf> {
     #[cfg(feature = "scripted-dialogs")]

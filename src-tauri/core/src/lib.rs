@@ -13,6 +13,10 @@
 //! - [`snapshots`]: capturing a container's state, restoring it, deleting what is not needed.
 //! - [`Berth`]: the object the app holds; every user action starts here.
 
+// A release build must not be one that an environment variable can kill mid-operation.
+#[cfg(all(feature = "crash-points", not(debug_assertions)))]
+compile_error!("`crash-points` is for test builds: a release build has no crash points");
+
 pub mod archive;
 pub mod berth;
 pub mod bots;
