@@ -2,10 +2,29 @@
 //! printing figures beside the CLI's. Each benchmark uses part of it.
 #![allow(dead_code)]
 
+use std::collections::BTreeMap;
+use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
+use berth_core::engine::link::EngineStatus;
 use berth_core::operations::{OperationEvent, Outcome, Phase, Progress, Watcher};
+use berth_core::{Berth, Config};
+
+/// The label on everything the benchmarks make, Berth's and the CLI's alike, by which a killed
+/// run's leftovers are found and removed.
+pub const LABEL: &str = "io.berth.test=bench";
+
+/// Starts Berth on a store in `dir`, labelling what it makes with [`LABEL`], and waits until
+/// it has reached the engine.
+pub fn start_berth(runtime: &tokio::runtime::Runtime, dir: &Path) -> Berth {
+    let mut config = Config::new(dir.join("berth.db"));
+    config.labels = BTreeMap::from([("io.berth.test".to_owned(), "bench".to_owned())]);
+    let berth = runtime.block_on(Berth::start(config)).expect("berth starts");
+    let status = runtime.block_on(berth.engine_settled());
+    assert!(matches!(status, EngineStatus::Connected { .. }), "no engine: {status:?}");
+    berth
+}
 
 /// Runs the docker CLI; a failure is printed, and returned as false.
 pub fn docker(args: &[&str]) -> bool {
@@ -24,6 +43,26 @@ pub fn docker_lines(args: &[&str]) -> Vec<String> {
     lines.sort();
     lines.dedup();
     lines
+}
+
+/// Removes the labelled containers and volumes, a killed run's included.
+pub fn remove_labelled() {
+    let label = format!("label={LABEL}");
+    for id in docker_lines(&["ps", "-aq", "--filter", &label]) {
+        docker(&["rm", "-f", &id]);
+    }
+    for id in docker_lines(&["volume", "ls", "-q", "--filter", &label]) {
+        docker(&["volume", "rm", "-f", &id]);
+    }
+}
+
+/// The CLI making what Berth's Create makes: a labelled volume for `/data`, and a labelled
+/// container of `image` with an init, idling, that mounts it.
+pub fn docker_create_idle(name: &str, volume: &str, image: &str) {
+    assert!(docker(&["volume", "create", "--label", LABEL, volume]));
+    let mount = format!("{volume}:/data");
+    let args = ["--name", name, "--label", LABEL, "--init", "-v", &mount, "--entrypoint", "tail"];
+    assert!(docker(&[&["create"][..], &args, &[image, "-f", "/dev/null"]].concat()));
 }
 
 /// Removes the host directories of runs that were killed: each holds a gigabyte or two.

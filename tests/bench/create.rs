@@ -3,41 +3,16 @@
 //!
 //! `scripts/bench` prepares the engine, the registry and the image, then runs this.
 
-use std::collections::BTreeMap;
-use std::process::Command;
 use std::time::{Duration, Instant};
 
-use berth_core::engine::link::EngineStatus;
 use berth_core::operations::{OperationEvent, Outcome};
-use berth_core::{Berth, Config};
+use berth_core::Berth;
+
+#[path = "common.rs"]
+mod common;
+use common::{berth_first, docker, docker_create_idle, median, remove_labelled, start_berth};
 
 const ROUNDS: usize = 5;
-const LABEL: &str = "io.berth.test=bench";
-
-fn docker(args: &[&str]) -> bool {
-    let out = Command::new("docker").args(args).output().expect("docker CLI runs");
-    if !out.status.success() {
-        eprintln!("docker {args:?}: {}", String::from_utf8_lossy(&out.stderr).trim());
-    }
-    out.status.success()
-}
-
-fn clean() {
-    let out = Command::new("docker")
-        .args(["ps", "-aq", "--filter", &format!("label={LABEL}")])
-        .output()
-        .expect("docker CLI runs");
-    for id in String::from_utf8_lossy(&out.stdout).lines() {
-        docker(&["rm", "-f", id]);
-    }
-    let out = Command::new("docker")
-        .args(["volume", "ls", "-q", "--filter", &format!("label={LABEL}")])
-        .output()
-        .expect("docker CLI runs");
-    for id in String::from_utf8_lossy(&out.stdout).lines() {
-        docker(&["volume", "rm", "-f", id]);
-    }
-}
 
 /// The same work as Berth's Create, with the CLI.
 fn cli_round(image: &str, round: usize) -> Duration {
@@ -45,23 +20,7 @@ fn cli_round(image: &str, round: usize) -> Duration {
     let volume = format!("berth-bench-cli-data-{round}");
     let started = Instant::now();
     assert!(docker(&["pull", "-q", image]));
-    assert!(docker(&["volume", "create", "--label", LABEL, &volume]));
-    let mount = format!("{volume}:/data");
-    assert!(docker(&[
-        "create",
-        "--name",
-        &name,
-        "--label",
-        LABEL,
-        "--init",
-        "-v",
-        &mount,
-        "--entrypoint",
-        "tail",
-        image,
-        "-f",
-        "/dev/null",
-    ]));
+    docker_create_idle(&name, &volume, image);
     assert!(docker(&["start", &name]));
     started.elapsed()
 }
@@ -87,29 +46,17 @@ async fn berth_round(berth: &Berth, image: &str, round: usize) -> (Duration, usi
     (elapsed, messages)
 }
 
-fn median(mut values: Vec<Duration>) -> Duration {
-    values.sort();
-    values[values.len() / 2]
-}
-
 fn main() {
     let image = std::env::var("BERTH_BENCH_IMAGE")
         .unwrap_or_else(|_| "127.0.0.1:5000/berth-test/bench:latest".into());
     let runtime = tokio::runtime::Runtime::new().expect("runtime");
     let dir = tempfile::tempdir().expect("temp dir");
-
-    let mut config = Config::new(dir.path().join("berth.db"));
-    config.labels = BTreeMap::from([("io.berth.test".to_owned(), "bench".to_owned())]);
-    let berth = runtime.block_on(Berth::start(config)).expect("berth starts");
-    let status = runtime.block_on(berth.engine_settled());
-    assert!(matches!(status, EngineStatus::Connected { .. }), "no engine: {status:?}");
-    clean();
+    let berth = start_berth(&runtime, dir.path());
+    remove_labelled();
 
     let (mut cli, mut ours, mut messages) = (Vec::new(), Vec::new(), Vec::new());
     for round in 0..ROUNDS {
-        // Alternate who goes first so that neither always meets a warmer cache.
-        let order = if round % 2 == 0 { [true, false] } else { [false, true] };
-        for berth_turn in order {
+        for berth_turn in berth_first(round) {
             docker(&["rmi", "-f", &image]);
             if berth_turn {
                 let (time, count) = runtime.block_on(berth_round(&berth, &image, round));
@@ -118,7 +65,7 @@ fn main() {
             } else {
                 cli.push(cli_round(&image, round));
             }
-            clean();
+            remove_labelled();
         }
     }
 

@@ -4,24 +4,21 @@
 //!
 //! `scripts/bench` prepares the engine, the registry and the image, then runs this.
 
-use std::collections::BTreeMap;
 use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
 use berth_core::data::ImportMode;
-use berth_core::engine::link::EngineStatus;
-use berth_core::{Berth, Config};
+use berth_core::Berth;
 
 #[path = "common.rs"]
 mod common;
 use common::{
-    berth_first, docker, docker_lines, follow, peak_memory_mib, print_comparison, remove_old_dirs,
-    settle_disk, Timed,
+    berth_first, docker, follow, peak_memory_mib, print_comparison, remove_labelled,
+    remove_old_dirs, settle_disk, start_berth, Timed,
 };
 
 const ROUNDS: usize = 3;
-const LABEL: &str = "io.berth.test=bench";
 const IMAGE: &str = "127.0.0.1:5000/berth-test/busybox:latest";
 /// How this benchmark's host directory is named, so that a killed run's is found and removed.
 const DIR_PREFIX: &str = "berth-bench-data-";
@@ -53,18 +50,6 @@ fn exec(container: &str, script: &str) -> bool {
 fn shell(script: &str) -> bool {
     let status = Command::new("sh").args(["-c", script]).status().expect("sh runs");
     status.success()
-}
-
-/// Removes what this benchmark leaves on the engine, a killed run's included. Images stay: it
-/// makes none, and the image of the `create` benchmark carries the label too.
-fn clean() {
-    let label = format!("label={LABEL}");
-    for id in docker_lines(&["ps", "-aq", "--filter", &label]) {
-        docker(&["rm", "-f", &id]);
-    }
-    for id in docker_lines(&["volume", "ls", "-q", "--filter", &label]) {
-        docker(&["volume", "rm", "-f", &id]);
-    }
 }
 
 /// Removes a file the last turn wrote, so that no turn pays for replacing one.
@@ -136,12 +121,8 @@ fn main() {
     remove_old_dirs(DIR_PREFIX);
     let dir = tempfile::Builder::new().prefix(DIR_PREFIX).tempdir().expect("temp dir");
 
-    let mut config = Config::new(dir.path().join("berth.db"));
-    config.labels = BTreeMap::from([("io.berth.test".to_owned(), "bench".to_owned())]);
-    let berth = runtime.block_on(Berth::start(config)).expect("berth starts");
-    let status = runtime.block_on(berth.engine_settled());
-    assert!(matches!(status, EngineStatus::Connected { .. }), "no engine: {status:?}");
-    clean();
+    let berth = start_berth(&runtime, dir.path());
+    remove_labelled();
     let (source, filled) = runtime.block_on(running_bot(&berth, "bench export"));
     assert!(exec(&filled, FILL), "data written");
     let (target, empty) = runtime.block_on(running_bot(&berth, "bench import"));
@@ -191,5 +172,5 @@ fn main() {
         runtime.block_on(berth.bot_delete(bot)).expect("bot deleted");
     }
     berth.shutdown();
-    clean();
+    remove_labelled();
 }

@@ -4,22 +4,19 @@
 //!
 //! `scripts/bench` prepares the engine, the registry and the image, then runs this.
 
-use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use berth_core::engine::link::EngineStatus;
-use berth_core::{Berth, Config};
+use berth_core::Berth;
 
 #[path = "common.rs"]
 mod common;
 use common::{
-    berth_first, docker, docker_lines, follow, peak_memory_mib, print_comparison, remove_old_dirs,
-    settle_disk, Timed,
+    berth_first, docker, docker_create_idle, docker_lines, follow, peak_memory_mib,
+    print_comparison, remove_labelled, remove_old_dirs, settle_disk, start_berth, Timed, LABEL,
 };
 
 const ROUNDS: usize = 5;
-const LABEL: &str = "io.berth.test=bench";
 const IMAGE: &str = "127.0.0.1:5000/berth-test/busybox:latest";
 /// The repository of the CLI's commits, by which `clean` finds them.
 const CLI_REPOSITORY: &str = "berth-bench/snapshot";
@@ -33,18 +30,13 @@ const FILL: &str = "i=0; while [ $i -lt 2000 ]; do d=/data/d$((i / 100)); mkdir 
 /// Removes what this benchmark leaves on the engine, a killed run's included. Of the labelled
 /// images only the snapshots go: the image of the `create` benchmark carries the label too.
 fn clean() {
+    remove_labelled();
     let label = format!("label={LABEL}");
-    for id in docker_lines(&["ps", "-aq", "--filter", &label]) {
-        docker(&["rm", "-f", &id]);
-    }
     let berths =
         docker_lines(&["images", "-aq", "--filter", &label, "--filter", "label=io.berth.snapshot"]);
     let clis = docker_lines(&["images", "-q", "--filter", &format!("reference={CLI_REPOSITORY}")]);
     for id in berths.iter().chain(&clis) {
         docker(&["rmi", "-f", id]);
-    }
-    for id in docker_lines(&["volume", "ls", "-q", "--filter", &label]) {
-        docker(&["volume", "rm", "-f", &id]);
     }
 }
 
@@ -78,25 +70,9 @@ fn cli_snapshot(container: &str, copy: &Path, round: usize) -> Duration {
 fn cli_restore(image: &str, copy: &Path, round: usize) -> Duration {
     let name = format!("berth-bench-restore-{round}");
     let volume = format!("berth-bench-restore-data-{round}");
-    let mount = format!("{volume}:/data");
     let from = format!("{}/.", copy.display());
     let started = Instant::now();
-    assert!(docker(&["volume", "create", "--label", LABEL, &volume]));
-    assert!(docker(&[
-        "create",
-        "--name",
-        &name,
-        "--label",
-        LABEL,
-        "--init",
-        "-v",
-        &mount,
-        "--entrypoint",
-        "tail",
-        image,
-        "-f",
-        "/dev/null",
-    ]));
+    docker_create_idle(&name, &volume, image);
     assert!(docker(&["cp", &from, &format!("{name}:/data")]));
     assert!(docker(&["start", &name]));
     let elapsed = started.elapsed();
@@ -129,11 +105,7 @@ fn main() {
     remove_old_dirs(DIR_PREFIX);
     let dir = tempfile::Builder::new().prefix(DIR_PREFIX).tempdir().expect("temp dir");
 
-    let mut config = Config::new(dir.path().join("berth.db"));
-    config.labels = BTreeMap::from([("io.berth.test".to_owned(), "bench".to_owned())]);
-    let berth = runtime.block_on(Berth::start(config)).expect("berth starts");
-    let status = runtime.block_on(berth.engine_settled());
-    assert!(matches!(status, EngineStatus::Connected { .. }), "no engine: {status:?}");
+    let berth = start_berth(&runtime, dir.path());
     clean();
     let (bot, container) = runtime.block_on(filled_bot(&berth));
     let copy_of = |round: usize| dir.path().join(format!("cli-round-{round}"));
