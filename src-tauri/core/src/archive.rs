@@ -162,23 +162,16 @@ pub fn check(reader: impl Read, existing_links: &HashSet<Vec<u8>>) -> Result<Con
 
     for entry in entries {
         let entry = entry.map_err(damaged)?;
-        let kind = entry.header().entry_type();
-        if kind == EntryType::XGlobalHeader {
-            continue;
-        }
-        let path = entry.path_bytes().into_owned();
-        let link = entry.link_name_bytes().map(|l| l.into_owned());
-        // The entry's size as this reader follows it: a PAX record's, a sparse file's whole.
-        let size = entry.size();
+        let Some(read) = Described::of(&entry) else { continue };
         contents.entries += 1;
-        if kind.is_file() || kind == EntryType::GNUSparse {
-            contents.file_bytes = contents.file_bytes.saturating_add(size);
+        if read.kind.is_file() || read.kind == EntryType::GNUSparse {
+            contents.file_bytes = contents.file_bytes.saturating_add(read.size);
         }
-        if kind.is_dir() && components(&path).is_ok_and(|c| c.is_empty()) {
+        if read.kind.is_dir() && components(&read.path).is_ok_and(|c| c.is_empty()) {
             contents.root_mtime = entry.header().mtime().ok();
         }
-        if let Err(reason) = rules.judge(kind, (&path, link.as_deref()), size) {
-            refusals.push(Refusal { path: shown(&path), reason });
+        if let Err(reason) = rules.judge(&read) {
+            refusals.push(Refusal { path: shown(&read.path), reason });
         }
     }
     if !refusals.is_empty() {
@@ -233,16 +226,11 @@ pub fn rebuild(
     let result = (|| {
         for entry in archive.entries().map_err(damaged)? {
             let mut entry = entry.map_err(damaged)?;
-            let kind = entry.header().entry_type();
-            if kind == EntryType::XGlobalHeader {
-                continue;
+            let Some(read) = Described::of(&entry) else { continue };
+            if let Err(reason) = rules.judge(&read) {
+                return Err(Invalid::Refused(vec![Refusal { path: shown(&read.path), reason }]));
             }
-            let path = entry.path_bytes().into_owned();
-            let link = entry.link_name_bytes().map(|l| l.into_owned());
-            let size = entry.size();
-            if let Err(reason) = rules.judge(kind, (&path, link.as_deref()), size) {
-                return Err(Invalid::Refused(vec![Refusal { path: shown(&path), reason }]));
-            }
+            let Described { kind, path, link, .. } = read;
             let parts = components(&path).unwrap_or_default();
             if into.implied_dirs {
                 let mtime = entry.header().mtime().unwrap_or(0);
@@ -387,13 +375,9 @@ struct Rules {
 }
 
 impl Rules {
-    fn judge(
-        &mut self,
-        kind: EntryType,
-        (path, link): (&[u8], Option<&[u8]>),
-        size: u64,
-    ) -> Result<(), Refused> {
-        check_entry(kind, path, link, &self.links)?;
+    fn judge(&mut self, entry: &Described) -> Result<(), Refused> {
+        let Described { kind, ref path, ref link, size } = *entry;
+        check_entry(kind, path, link.as_deref(), &self.links)?;
         // Readers differ on what follows such a header: some take it as the entry's content,
         // others as the next entries.
         let has_content = kind.is_file() || kind == EntryType::GNUSparse;
@@ -404,6 +388,28 @@ impl Rules {
             self.links.insert(components(path).unwrap_or_default().join(&b'/'));
         }
         Ok(())
+    }
+}
+
+/// What the rules judge of an entry, as this reader read it.
+struct Described {
+    kind: EntryType,
+    path: Vec<u8>,
+    link: Option<Vec<u8>>,
+    /// The size this reader follows: a PAX record's, a sparse file's whole.
+    size: u64,
+}
+
+impl Described {
+    /// None for a PAX global header, which describes no entry of its own.
+    fn of<R: Read>(entry: &tar::Entry<'_, R>) -> Option<Described> {
+        let kind = entry.header().entry_type();
+        (kind != EntryType::XGlobalHeader).then(|| Described {
+            kind,
+            path: entry.path_bytes().into_owned(),
+            link: entry.link_name_bytes().map(|l| l.into_owned()),
+            size: entry.size(),
+        })
     }
 }
 
