@@ -456,11 +456,22 @@ async fn a_container_labelled_for_an_unknown_bot_is_reported_and_left_alone() {
     let (bot_label, test_label) = (format!("io.berth.bot={stray}"), t.run_label());
     let args = ["create", "--name", &name, "--label", &bot_label, "--label", &test_label, &image];
     assert_eq!(docker(&args).len(), 1, "the stray is made");
+    // One that another Berth on the same engine made, with labels of its own, is not a stray.
+    let other = TestBerth::start().await;
+    let (other_stray, other_label) = (format!("berth-{stray}x"), other.run_label());
+    let other_bot = format!("io.berth.bot={stray}x");
+    let args =
+        ["create", "--name", &other_stray, "--label", &other_bot, "--label", &other_label, &image];
+    assert_eq!(docker(&args).len(), 1, "the other Berth's container is made");
 
     t.reopen().await;
     let reported = eventually(Duration::from_secs(20), || async {
         t.berth.repairs().iter().any(|r| r.operation.is_none() && r.message.contains(&name))
     });
     assert!(reported.await, "the stray is reported: {:?}", t.berth.repairs());
+    let repairs = t.berth.repairs();
+    let other_named = format!("`{other_stray}`");
+    assert!(!repairs.iter().any(|r| r.message.contains(&other_named)), "{repairs:?}");
     assert_eq!(t.leftovers().len(), 1, "and left as it is");
+    assert_eq!(other.leftovers().len(), 1, "the other Berth's too");
 }
