@@ -169,9 +169,21 @@ pub(crate) async fn import(
 
     let checked = async {
         op.report(|p| p.phase = Some(Phase::Checking));
-        let contents =
-            check_file(path, format, existing_links.clone(), size, op).await?.map_err(&invalid)?;
-        let survey = volume_jobs::run(engine, helper_on, volume_jobs::SURVEY, &[]).await?;
+        // The volume is surveyed, and the container's user's ids read, while the archive is
+        // checked: none of it changes anything, and a refused archive is still what is told.
+        let surveyed = async {
+            let survey = volume_jobs::run(engine, helper_on, volume_jobs::SURVEY, &[]).await?;
+            // Before anything changes: a user whose ids cannot be told fails the import here.
+            let owner = match container_user(engine, &container.id).await? {
+                Some(user) => Some(user_ids(engine, helper_on, &user).await?),
+                None => None,
+            };
+            Ok::<_, Error>((survey, owner))
+        };
+        let checking = check_file(path, format, existing_links.clone(), size, op);
+        let (contents, surveyed) = tokio::join!(checking, surveyed);
+        let contents = contents?.map_err(&invalid)?;
+        let (survey, owner) = surveyed?;
         let (free, mtime) = volume_jobs::parse_survey(&survey);
         match free {
             Some(available) if !archive::fits(contents, available) => {
@@ -181,11 +193,6 @@ pub(crate) async fn import(
             Some(_) => {}
             None => tracing::warn!(output = %survey.trim(), "free space unknown; importing anyway"),
         }
-        // Before anything changes: a user whose ids cannot be told fails the import here.
-        let owner = match container_user(engine, &container.id).await? {
-            Some(user) => Some(user_ids(engine, helper_on, &user).await?),
-            None => None,
-        };
         op.check_cancelled()?;
         Ok((contents, mtime.unwrap_or_default(), owner))
     }
