@@ -237,12 +237,30 @@ async fn imported_files_belong_to_the_containers_user() {
 
     // A merge gives the archive's files to the user, and leaves the others' owners alone.
     let id = container_id(&t, &bot.id).await;
-    docker(&["exec", "-u", "0", &id, "sh", "-c", "echo root > /data/root-only"]);
+    let root_made = "echo root > /data/root-only && mkdir -m 700 /data/root-dir";
+    docker(&["exec", "-u", "0", &id, "sh", "-c", root_made]);
     let other = dir.path().join("other.tar");
-    write_tar(&other, &[(b"more", b"also for the bot\n")]);
+    let entries: [(&[u8], &[u8]); 3] =
+        [(b"more", b"also for the bot\n"), (b"root-dir/in", b"x"), (b"new/deep/file", b"y")];
+    write_tar(&other, &entries);
     assert_eq!(import(&t, &bot.id, &other, ImportMode::Merge).await, Outcome::Done);
-    let owners = exec(&t, &bot.id, "cd /data && stat -c '%n %u:%g' more root-only").await;
-    assert_eq!(owners, ["more 1234:1234", "root-only 0:0"]);
+    let listed = "more root-only root-dir root-dir/in new new/deep new/deep/file";
+    // As root: the container's user may not look into the root-only directory.
+    let owners_of = format!("cd /data && stat -c '%n %u:%g %a' {listed}");
+    let owners = docker(&["exec", "-u", "0", &id, "sh", "-c", &owners_of]);
+    assert_eq!(
+        owners,
+        [
+            "more 1234:1234 644",
+            "root-only 0:0 644",
+            "root-dir 0:0 700",
+            "root-dir/in 1234:1234 644",
+            "new 1234:1234 755",
+            "new/deep 1234:1234 755",
+            "new/deep/file 1234:1234 644",
+        ],
+        "the archive's entries and the directories they need are the user's; the rest stays"
+    );
     docker(&["rmi", &image]);
 }
 

@@ -190,16 +190,24 @@ pub struct Owner {
     pub gid: u64,
 }
 
+/// What a merge keeps of the data directory that matters to the archive's entries, as paths
+/// relative to it: its symbolic links, which nothing may be written through, and its
+/// directories, whose modes and owners stay theirs. Empty for a replace.
+#[derive(Debug, Clone, Default)]
+pub struct Kept {
+    pub links: HashSet<Vec<u8>>,
+    pub dirs: HashSet<Vec<u8>>,
+}
+
 /// What a rebuild writes into.
 #[derive(Debug, Clone, Copy)]
 pub struct Destination<'a> {
-    /// The symbolic links the data directory already holds (for a merge), relative to it.
-    pub existing_links: &'a HashSet<Vec<u8>>,
+    pub kept: &'a Kept,
     /// The container's user, when it is not root: every entry is given to it.
     pub owner: Option<Owner>,
-    /// Whether to write the directories the archive implies but does not list (`sub` for a
-    /// lone `sub/file`), so that they too are the owner's rather than the engine's root. Only
-    /// for a data directory emptied first: in a merge they may exist, with owners of their own.
+    /// Whether to write the directories the archive implies but neither lists nor keeps
+    /// (`sub` for a lone `sub/file`), so that they too are the owner's rather than the
+    /// engine's root.
     pub implied_dirs: bool,
 }
 
@@ -220,8 +228,8 @@ pub fn rebuild(
     let mut archive = tar::Archive::new(reader);
     let stopped = std::cell::Cell::new(false);
     let mut out = Watched { inner: out, failed: None, stopped: &stopped };
-    let mut rules = Rules { links: into.existing_links.clone() };
-    let mut dirs = HashSet::new();
+    let mut rules = Rules { links: into.kept.links.clone() };
+    let mut dirs = into.kept.dirs.clone();
     let mut builder = tar::Builder::new(&mut out);
     let result = (|| {
         for entry in archive.entries().map_err(damaged)? {

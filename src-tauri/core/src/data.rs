@@ -147,24 +147,24 @@ pub(crate) async fn import(
     let volume = bot.data_volume();
     let helper_on = (bot.id.as_str(), container.image_id.as_str(), volume.as_str());
 
-    // A merge keeps what the archive does not hold: the links among that matter to the check,
-    // and all of it is saved first so that a failure can put it back.
+    // A merge keeps what the archive does not hold: its links and directories matter to the
+    // entries, and all of it is saved first so that a failure can put it back.
     op.report(|p| p.phase = Some(Phase::Preparing));
     let backup = work_dir.join(format!("{}-{}.tar", bot.id, uuid::Uuid::new_v4().simple()));
-    let existing_links = match mode {
+    let kept = match mode {
         ImportMode::Merge => {
             std::fs::create_dir_all(work_dir).map_err(io_error("creating", work_dir))?;
             let saving = Step::SaveBackup { backup: backup.display().to_string() };
             journal::record(store, op, saving).await?;
-            match save_and_list_links(engine, &container.id, &backup, op).await {
-                Ok(links) => links,
+            match save_and_list(engine, &container.id, &backup, op).await {
+                Ok(kept) => kept,
                 Err(error) => {
                     remove_file(&backup);
                     return Err(error);
                 }
             }
         }
-        ImportMode::Replace => HashSet::new(),
+        ImportMode::Replace => archive::Kept::default(),
     };
 
     let checked = async {
@@ -180,7 +180,7 @@ pub(crate) async fn import(
             };
             Ok::<_, Error>((survey, owner))
         };
-        let checking = check_file(path, format, existing_links.clone(), size, op);
+        let checking = check_file(path, format, kept.links.clone(), size, op);
         let (contents, surveyed) = tokio::join!(checking, surveyed);
         let contents = contents?.map_err(&invalid)?;
         let (survey, owner) = surveyed?;
@@ -230,11 +230,7 @@ pub(crate) async fn import(
     journal::record(store, op, Step::Writing).await?;
     op.report(|p| p.phase = Some(Phase::Importing));
     let imported = async {
-        let into = archive::Destination {
-            existing_links: &existing_links,
-            owner,
-            implied_dirs: owner.is_some() && mode == ImportMode::Replace,
-        };
+        let into = archive::Destination { kept: &kept, owner, implied_dirs: owner.is_some() };
         upload_checked(engine, &container.id, (path, format), into, size, op).await?;
         op.check_cancelled()?;
         journal::record(store, op, Step::Written).await
@@ -371,13 +367,13 @@ async fn upload_checked(
 ) -> Result<()> {
     let dest = crate::engine::containers::DATA_PATH;
     let (source, cancel) = (path.to_owned(), op.cancel_token().clone());
-    let (links, owner, implied_dirs) = (into.existing_links.clone(), into.owner, into.implied_dirs);
+    let (kept, owner, implied_dirs) = (into.kept.clone(), into.owner, into.implied_dirs);
     let uploaded = transfer::upload_with(engine, (container, dest), size, op, move |out, count| {
         let file = std::fs::File::open(&source)
             .map_err(|error| format!("the file cannot be opened: {error}"))?;
         let counted = Counted { inner: file, count, cancel: cancel.clone() };
         let reader = std::io::BufReader::with_capacity(transfer::CHUNK, counted);
-        let into = archive::Destination { existing_links: &links, owner, implied_dirs };
+        let into = archive::Destination { kept: &kept, owner, implied_dirs };
         let rebuilt = archive::rebuild(archive::decoded(format, reader), into, out);
         match rebuilt {
             // The upload stopped taking bytes, or was cancelled: its own error says why.
@@ -394,29 +390,33 @@ async fn upload_checked(
     uploaded.map_err(|reason| Error::ArchiveInvalid { file: path.display().to_string(), reason })
 }
 
-/// Saves the data directory's content to `backup` and lists the symbolic links in it, both
-/// from one read of it.
-async fn save_and_list_links(
+/// Saves the data directory's content to `backup` and lists the symbolic links and the
+/// directories in it, both from one read of it.
+async fn save_and_list(
     engine: &Engine,
     container: &str,
     backup: &Path,
     op: &OperationHandle,
-) -> Result<HashSet<Vec<u8>>> {
+) -> Result<archive::Kept> {
     let target = backup.to_owned();
     transfer::download(engine, container, DATA_CONTENT, op, move |tar| {
         let file = std::fs::File::create(&target).map_err(io_error("creating", &target))?;
         let tee = Tee { inner: tar, copy: std::io::BufWriter::new(file) };
         let mut archive = tar::Archive::new(tee);
-        let mut links = HashSet::new();
+        let mut kept = archive::Kept::default();
         let entries = archive.entries().map_err(io_error("reading the data of", &target))?;
         for entry in entries {
             let entry = entry.map_err(io_error("reading the data of", &target))?;
-            if entry.header().entry_type().is_symlink() {
-                let path = entry.path_bytes();
-                let names: Vec<&[u8]> =
-                    path.split(|b| *b == b'/').filter(|n| !n.is_empty() && *n != b".").collect();
-                links.insert(names.join(&b'/'));
-            }
+            let kind = entry.header().entry_type();
+            let list = match kind {
+                _ if kind.is_symlink() => &mut kept.links,
+                _ if kind.is_dir() => &mut kept.dirs,
+                _ => continue,
+            };
+            let path = entry.path_bytes();
+            let names: Vec<&[u8]> =
+                path.split(|b| *b == b'/').filter(|n| !n.is_empty() && *n != b".").collect();
+            list.insert(names.join(&b'/'));
         }
         // Whatever follows the last entry belongs in the copy too.
         let mut tee = archive.into_inner();
@@ -424,7 +424,7 @@ async fn save_and_list_links(
         let file =
             tee.copy.into_inner().map_err(|e| io_error("writing", &target)(e.into_error()))?;
         file.sync_all().map_err(io_error("writing", &target))?;
-        Ok(links)
+        Ok(kept)
     })
     .await
 }

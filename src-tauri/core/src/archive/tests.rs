@@ -437,7 +437,8 @@ fn seen(bytes: &[u8]) -> Vec<Seen> {
 
 fn rebuilt(bytes: &[u8], existing: &HashSet<Vec<u8>>) -> Result<Vec<u8>, Invalid> {
     let mut out = Vec::new();
-    let into = Destination { existing_links: existing, owner: None, implied_dirs: false };
+    let kept = Kept { links: existing.clone(), dirs: HashSet::new() };
+    let into = Destination { kept: &kept, owner: None, implied_dirs: false };
     rebuild(bytes, into, &mut out).expect("writes").map(|()| out)
 }
 
@@ -492,8 +493,8 @@ fn the_rebuilt_archive_holds_every_entry_as_this_reader_read_it() {
 fn a_rebuild_stops_at_the_first_refused_entry() {
     let bytes = archive(&[file(b"ok", b"x"), symlink(b"out", b"/etc"), file(b"never", b"y")]);
     let mut out = Vec::new();
-    let none = HashSet::new();
-    let into = Destination { existing_links: &none, owner: None, implied_dirs: false };
+    let none = Kept::default();
+    let into = Destination { kept: &none, owner: None, implied_dirs: false };
     let got = rebuild(&bytes[..], into, &mut out).expect("writes");
     let Err(Invalid::Refused(list)) = got else { panic!("not refused: {got:?}") };
     assert_eq!(list.len(), 1);
@@ -514,8 +515,8 @@ fn a_rebuild_tells_a_stopped_reader_from_a_damaged_archive() {
         }
     }
     let bytes = archive(&[file(b"ok", b"x")]);
-    let none = HashSet::new();
-    let into = Destination { existing_links: &none, owner: None, implied_dirs: false };
+    let none = Kept::default();
+    let into = Destination { kept: &none, owner: None, implied_dirs: false };
     let error = rebuild(&bytes[..], into, Closed).expect_err("the writer failed");
     assert_eq!(error.kind(), std::io::ErrorKind::BrokenPipe);
     let cut = &bytes[..300];
@@ -528,9 +529,9 @@ fn a_rebuild_for_a_user_gives_every_entry_to_it_and_the_directories_it_implies()
     let bytes =
         archive(&[dir(b"d"), file(b"d/f", b"x"), symlink(b"l", b"d/f"), file(b"a/b/c", b"y")]);
     let mut out = Vec::new();
-    let none = HashSet::new();
+    let none = Kept::default();
     let owner = Some(Owner { uid: 1234, gid: 4321 });
-    let into = Destination { existing_links: &none, owner, implied_dirs: true };
+    let into = Destination { kept: &none, owner, implied_dirs: true };
     rebuild(&bytes[..], into, &mut out).expect("writes").expect("ok");
     let got: Vec<_> = seen(&out).into_iter().map(|e| (e.0, e.2, e.4, e.5)).collect();
     let dir = EntryType::Directory;
@@ -543,6 +544,25 @@ fn a_rebuild_for_a_user_gives_every_entry_to_it_and_the_directories_it_implies()
         (b"a/b/c".to_vec(), EntryType::Regular, 1234, 4321),
     ];
     assert_eq!(got, want);
+}
+
+#[test]
+fn a_merge_for_a_user_leaves_the_directories_it_keeps_alone() {
+    let bytes = archive(&[file(b"kept/inner", b"x"), file(b"new/deep/f", b"y")]);
+    let mut out = Vec::new();
+    let kept = Kept { links: HashSet::new(), dirs: HashSet::from([b"kept".to_vec()]) };
+    let owner = Some(Owner { uid: 1234, gid: 4321 });
+    let into = Destination { kept: &kept, owner, implied_dirs: true };
+    rebuild(&bytes[..], into, &mut out).expect("writes").expect("ok");
+    let got: Vec<_> = seen(&out).into_iter().map(|e| (e.0, e.2)).collect();
+    let (dir, regular) = (EntryType::Directory, EntryType::Regular);
+    let want = [
+        (b"kept/inner".to_vec(), regular),
+        (b"new".to_vec(), dir),
+        (b"new/deep".to_vec(), dir),
+        (b"new/deep/f".to_vec(), regular),
+    ];
+    assert_eq!(got, want, "no entry for the kept directory, whose owner stays");
 }
 
 /// A directory header declaring content, and as that content a whole hostile entry.
@@ -576,8 +596,8 @@ fn a_refused_rebuild_does_not_end_the_archive() {
     // into the upload's error and fails, rather than finishing at them with what came before.
     let bytes = archive(&[file(b"ok", b"x"), symlink(b"out", b"/etc")]);
     let mut out = Vec::new();
-    let none = HashSet::new();
-    let into = Destination { existing_links: &none, owner: None, implied_dirs: false };
+    let none = Kept::default();
+    let into = Destination { kept: &none, owner: None, implied_dirs: false };
     let got = rebuild(&bytes[..], into, &mut out).expect("writes");
     assert!(matches!(got, Err(Invalid::Refused(_))));
     assert!(!out.ends_with(&[0; 1024]), "no end-of-archive blocks after a refusal");
