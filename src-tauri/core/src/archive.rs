@@ -174,6 +174,7 @@ pub fn check(reader: impl Read, existing_links: &HashSet<Vec<u8>>) -> Result<Con
             refusals.push(Refusal { path: shown(&read.path), reason });
         }
     }
+    read_to_the_end(archive.into_inner())?;
     if !refusals.is_empty() {
         return Err(Invalid::Refused(refusals));
     }
@@ -251,6 +252,7 @@ pub fn rebuild(
             write_anew(&mut builder, &mut entry, (&parts, link.as_deref()), into.owner)
                 .map_err(damaged)?;
         }
+        read_to_the_end(archive.into_inner())?;
         builder.finish().map_err(damaged)
     })();
     // Dropping the builder after a refusal would write the end-of-archive blocks: the engine
@@ -371,6 +373,13 @@ impl<W> Watched<'_, W> {
             self.failed = Some(std::io::Error::new(error.kind(), error.to_string()));
         }
     }
+}
+
+/// Reads what follows the archive's end, so that gzip checks its checksum and length: the
+/// tar reader stops at the end-of-archive blocks, and a file damaged or cut short after them
+/// would pass otherwise.
+fn read_to_the_end(mut rest: impl Read) -> Result<(), Invalid> {
+    std::io::copy(&mut rest, &mut std::io::sink()).map(|_| ()).map_err(damaged)
 }
 
 fn damaged(error: std::io::Error) -> Invalid {

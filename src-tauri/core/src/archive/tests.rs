@@ -398,6 +398,35 @@ fn gzip(bytes: &[u8]) -> Vec<u8> {
 }
 
 #[test]
+fn a_gzip_damaged_or_cut_after_the_archive_end_is_damaged() {
+    let plain = archive(&[file(b"payload", &[b'A'; 20_000])]);
+    let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::none());
+    encoder.write_all(&plain).expect("compresses");
+    let whole = encoder.finish().expect("finishes");
+    // Stored, not deflated: one byte of the file's content changed, the stream still whole.
+    let mut flipped = whole.clone();
+    let at = flipped.windows(4).position(|w| w == b"AAAA").expect("content") + 100;
+    flipped[at] = b'B';
+    let cut_trailer = &whole[..whole.len() - 4];
+    // Cut right after the end-of-archive blocks: the whole trailer gone.
+    let cut_after_end = &whole[..whole.len() - 8];
+
+    for (what, bytes) in
+        [("flipped", &flipped[..]), ("trailer cut", cut_trailer), ("cut", cut_after_end)]
+    {
+        let checked = check(decoded(Format::Gzip, bytes), &HashSet::new());
+        assert!(matches!(checked, Err(Invalid::Damaged(_))), "{what}: {checked:?}");
+        let mut out = Vec::new();
+        let kept = Kept::default();
+        let into = Destination { kept: &kept, owner: None, implied_dirs: false };
+        let rebuilt = rebuild(decoded(Format::Gzip, bytes), into, &mut out).expect("writes");
+        assert!(matches!(rebuilt, Err(Invalid::Damaged(_))), "{what}: {rebuilt:?}");
+        assert!(!out.ends_with(&[0; 1024]), "{what}: the rebuilt archive is not ended");
+    }
+    assert!(check(decoded(Format::Gzip, &whole[..]), &HashSet::new()).is_ok(), "whole is fine");
+}
+
+#[test]
 fn entries_in_a_second_gzip_member_are_checked_too() {
     // The first member ends without the end-of-archive blocks; the second goes on.
     let first = archive(&[file(b"harmless", b"x")]);
