@@ -165,6 +165,9 @@ impl ImageRef {
             return Err(invalid("it cannot hold spaces"));
         }
         let parsed = Reference::try_from(written).map_err(|e| invalid(&explain(written, &e)))?;
+        if let Some(reason) = refused_by_the_engine(written, &parsed) {
+            return Err(invalid(reason));
+        }
 
         Ok(ImageRef { written: written.to_owned(), parsed })
     }
@@ -183,6 +186,27 @@ impl ImageRef {
     pub fn tag_or_digest(&self) -> &str {
         self.parsed.digest().or(self.parsed.tag()).unwrap_or("latest")
     }
+}
+
+/// What the engine refuses of a reference that the grammar lets through: a first component
+/// with capitals (the grammar takes it for a registry host, the engine for a repository), a
+/// registry port out of range, a digest in capital hexadecimal digits.
+fn refused_by_the_engine(written: &str, parsed: &Reference) -> Option<&'static str> {
+    if let Some((first, _)) = written.split_once('/') {
+        let host = !first.contains(['.', ':']) && first != "localhost";
+        if host && first.chars().any(char::is_uppercase) {
+            return Some("repository names are lowercase");
+        }
+        let port = first.rsplit_once(':').map(|(_, port)| port);
+        if port.is_some_and(|p| p.parse::<u16>().map_or(true, |p| p == 0)) {
+            return Some("a registry's port is a number from 1 to 65535");
+        }
+    }
+    let hex = parsed.digest().and_then(|d| d.split_once(':')).map(|(_, hex)| hex);
+    if hex.is_some_and(|h| h.chars().any(|c| c.is_ascii_uppercase())) {
+        return Some("a digest is `sha256:` followed by 64 lowercase hexadecimal digits");
+    }
+    None
 }
 
 /// Says what is wrong with a reference in the words of someone writing one.
@@ -350,6 +374,18 @@ mod tests {
         assert!(reference_error("ubuntu@sha256:123").contains("64 hexadecimal digits"));
         assert!(reference_error("ubuntu latest").contains("cannot hold spaces"));
         assert!(reference_error(&"a".repeat(300)).contains("255"));
+    }
+
+    #[test]
+    fn references_the_engine_would_refuse_are_refused_first() {
+        assert!(reference_error("UPPER/case").contains("repository names are lowercase"));
+        let capitals = format!("busybox@sha256:{}", "A".repeat(64));
+        assert!(reference_error(&capitals).contains("64 lowercase hexadecimal digits"));
+        for port in ["127.0.0.1:99999/x", "localhost:0/x"] {
+            assert!(reference_error(port).contains("from 1 to 65535"), "{port}");
+        }
+        assert!(ImageRef::parse("127.0.0.1:5000/berth-test/busybox:latest").is_ok());
+        assert!(ImageRef::parse(&format!("busybox@sha256:{}", "a".repeat(64))).is_ok());
     }
 
     #[test]
