@@ -68,6 +68,13 @@ pub fn export_file_name(bot: &str, now: ::time::OffsetDateTime) -> String {
 /// extension out. A name made so that is taken is refused: the save dialog asked whether to
 /// replace only the name as typed.
 pub fn with_archive_extension(path: PathBuf) -> Result<PathBuf> {
+    let place = |reason| Error::ExportPlace { path: path.display().to_string(), reason };
+    if path.is_dir() {
+        return Err(place("it is a folder; choose a file name in it"));
+    }
+    if !path.parent().is_some_and(Path::is_dir) {
+        return Err(place("its folder does not exist"));
+    }
     let name = path.file_name().map(|n| n.to_string_lossy().to_lowercase()).unwrap_or_default();
     if name.ends_with(".tar.gz") || name.ends_with(".tgz") {
         return Ok(path);
@@ -515,10 +522,20 @@ mod tests {
         assert_eq!(added, dir.path().join("backup.tar.gz"));
         let tar = with_archive_extension(dir.path().join("b.tar")).expect("free");
         assert_eq!(tar, dir.path().join("b.tar.gz"));
-        for kept in ["/x/b.tar.gz", "/x/b.TGZ", "/x/b.tgz"] {
-            let same = with_archive_extension(PathBuf::from(kept)).expect("as typed");
-            assert_eq!(same, PathBuf::from(kept));
+        for kept in ["b.tar.gz", "b.TGZ", "b.tgz"] {
+            let same = with_archive_extension(dir.path().join(kept)).expect("as typed");
+            assert_eq!(same, dir.path().join(kept));
         }
+    }
+
+    #[test]
+    fn a_folder_or_a_missing_folder_is_no_place_for_an_export() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let folder = with_archive_extension(dir.path().to_owned()).expect_err("a folder");
+        assert_eq!(folder.kind(), "exportPlace");
+        assert!(folder.to_string().contains("it is a folder"), "{folder}");
+        let nowhere = with_archive_extension(dir.path().join("gone/b.tar.gz")).expect_err("none");
+        assert!(nowhere.to_string().contains("its folder does not exist"), "{nowhere}");
     }
 
     #[test]

@@ -90,6 +90,10 @@ pub enum Error {
     #[error("`{path}` already exists; choose another name, or type this one to replace it")]
     ExportExists { path: String },
 
+    /// The chosen place for an export cannot take a file: a folder, or in no folder there is.
+    #[error("cannot export to `{path}`: {reason}")]
+    ExportPlace { path: String, reason: &'static str },
+
     /// The data directory's file system has too little room.
     #[error(
         "the data directory needs {} free for this archive and has {}",
@@ -155,6 +159,7 @@ impl Error {
             Error::ArchiveRefused { .. } => "archiveRefused",
             Error::NoSpace { .. } => "noSpace",
             Error::ExportExists { .. } => "exportExists",
+            Error::ExportPlace { .. } => "exportPlace",
             Error::Store { .. } | Error::Migration { .. } => "store",
             Error::Io { .. } => "io",
             Error::ShuttingDown => "shuttingDown",
