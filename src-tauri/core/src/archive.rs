@@ -112,6 +112,8 @@ impl std::fmt::Display for Refusal {
             Refused::SymlinkOutside => "a symbolic link that leads outside the data directory",
             Refused::HardlinkOutside => "a hard link to something outside the archive's tree",
             Refused::HardlinkToSymlink => "a hard link to a symbolic link",
+            Refused::HardlinkToNothing => "a hard link to a file the archive does not hold first",
+            Refused::NameTooLong => "a name longer than the file system takes",
             Refused::NulInName => "a NUL byte in its name or link",
             Refused::HiddenContent => "content after an entry that has none",
             Refused::ThroughSymlink => "it would be written through a symbolic link",
@@ -131,6 +133,11 @@ pub enum Refused {
     HardlinkOutside,
     /// A hard link to a symbolic link: a second link, made where no link check looks.
     HardlinkToSymlink,
+    /// A hard link to a file that neither an earlier entry nor (in a merge) the data
+    /// directory holds.
+    HardlinkToNothing,
+    /// A name longer than a file system takes: 255 bytes, or 4,095 for the whole path.
+    NameTooLong,
     ThroughSymlink,
     /// A NUL byte inside a name or link target, where readers disagree on where it ends.
     NulInName,
@@ -151,12 +158,12 @@ pub struct Contents {
     pub root_mtime: Option<u64>,
 }
 
-/// Reads the whole (decompressed) archive and checks every entry. `existing_links` are the
-/// symbolic links the data directory already holds (for a merge), as paths relative to it.
-pub fn check(reader: impl Read, existing_links: &HashSet<Vec<u8>>) -> Result<Contents, Invalid> {
+/// Reads the whole (decompressed) archive and checks every entry, against what a merge keeps
+/// of the data directory.
+pub fn check(reader: impl Read, kept: &Kept) -> Result<Contents, Invalid> {
     let mut archive = tar::Archive::new(reader);
     let entries = archive.entries().map_err(damaged)?;
-    let mut rules = Rules { links: existing_links.clone() };
+    let mut rules = Rules::new(kept);
     let mut refusals = Vec::new();
     let mut contents = Contents::default();
 
@@ -198,6 +205,8 @@ pub struct Owner {
 pub struct Kept {
     pub links: HashSet<Vec<u8>>,
     pub dirs: HashSet<Vec<u8>>,
+    /// Everything else, which a hard link in the archive may name.
+    pub files: HashSet<Vec<u8>>,
 }
 
 /// What a rebuild writes into.
@@ -229,7 +238,7 @@ pub fn rebuild(
     let mut archive = tar::Archive::new(reader);
     let stopped = std::cell::Cell::new(false);
     let mut out = Watched { inner: out, failed: None, stopped: &stopped };
-    let mut rules = Rules { links: into.kept.links.clone() };
+    let mut rules = Rules::new(into.kept);
     let mut dirs = into.kept.dirs.clone();
     let mut builder = tar::Builder::new(&mut out);
     let result = (|| {
@@ -386,12 +395,18 @@ fn damaged(error: std::io::Error) -> Invalid {
     Invalid::Damaged(error.to_string())
 }
 
-/// The rules every entry is judged by, with the symbolic links seen so far.
+/// The rules every entry is judged by, with the symbolic links and the files seen so far
+/// (those the data directory keeps, then the archive's own).
 struct Rules {
     links: HashSet<Vec<u8>>,
+    files: HashSet<Vec<u8>>,
 }
 
 impl Rules {
+    fn new(kept: &Kept) -> Rules {
+        Rules { links: kept.links.clone(), files: kept.files.clone() }
+    }
+
     fn judge(&mut self, entry: &Described) -> Result<(), Refused> {
         let Described { kind, ref path, ref link, size } = *entry;
         check_entry(kind, path, link.as_deref(), &self.links)?;
@@ -401,8 +416,14 @@ impl Rules {
         if size > 0 && !has_content {
             return Err(Refused::HiddenContent);
         }
+        let joined = |p: &[u8]| components(p).unwrap_or_default().join(&b'/');
+        if kind.is_hard_link() && !self.files.contains(&joined(link.as_deref().unwrap_or(b""))) {
+            return Err(Refused::HardlinkToNothing);
+        }
         if kind.is_symlink() {
-            self.links.insert(components(path).unwrap_or_default().join(&b'/'));
+            self.links.insert(joined(path));
+        } else if !kind.is_dir() {
+            self.files.insert(joined(path));
         }
         Ok(())
     }
@@ -451,6 +472,13 @@ fn check_entry(
     }
     if parts.is_empty() && !kind.is_dir() {
         return Err(Refused::ReplacesDataDirectory);
+    }
+    // Under `/data/`, whose six bytes count towards the 4,095 of a whole path.
+    let whole = parts.iter().map(|p| p.len() + 1).sum::<usize>() + "/data".len();
+    let too_long =
+        parts.iter().any(|p| p.len() > 255) || whole > 4095 || link.is_some_and(|l| l.len() > 4095);
+    if too_long {
+        return Err(Refused::NameTooLong);
     }
     if through_link(&parts, links) {
         return Err(Refused::ThroughSymlink);

@@ -7,7 +7,6 @@
 //! directory held (set aside inside it, or saved to a file for a merge) until the archive is
 //! in, so that a failure or a cancel puts it back exactly.
 
-use std::collections::HashSet;
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -187,7 +186,7 @@ pub(crate) async fn import(
             };
             Ok::<_, Error>((survey, owner))
         };
-        let checking = check_file(path, format, kept.links.clone(), size, op);
+        let checking = check_file(path, format, kept.clone(), size, op);
         let (contents, surveyed) = tokio::join!(checking, surveyed);
         let contents = contents?.map_err(&invalid)?;
         let (survey, owner) = surveyed?;
@@ -322,7 +321,7 @@ async fn detect_file(path: &Path) -> Result<std::result::Result<Format, Invalid>
 async fn check_file(
     path: &Path,
     format: Format,
-    links: HashSet<Vec<u8>>,
+    kept: archive::Kept,
     size: u64,
     op: &OperationHandle,
 ) -> Result<std::result::Result<archive::Contents, Invalid>> {
@@ -333,7 +332,7 @@ async fn check_file(
         let file = std::fs::File::open(&source).map_err(io_error("opening", &source))?;
         let counted = Counted { inner: file, count: &counter, cancel };
         let reader = std::io::BufReader::with_capacity(transfer::CHUNK, counted);
-        Ok(archive::check(archive::decoded(format, reader), &links))
+        Ok(archive::check(archive::decoded(format, reader), &kept))
     });
     let checked = transfer::with_transfer(check, &read, Some(size), op).await?;
     op.check_cancelled()?;
@@ -397,8 +396,8 @@ async fn upload_checked(
     uploaded.map_err(|reason| Error::ArchiveInvalid { file: path.display().to_string(), reason })
 }
 
-/// Saves the data directory's content to `backup` and lists the symbolic links and the
-/// directories in it, both from one read of it.
+/// Saves the data directory's content to `backup` and lists its symbolic links, directories
+/// and other entries, both from one read of it.
 async fn save_and_list(
     engine: &Engine,
     container: &str,
@@ -418,7 +417,7 @@ async fn save_and_list(
             let list = match kind {
                 _ if kind.is_symlink() => &mut kept.links,
                 _ if kind.is_dir() => &mut kept.dirs,
-                _ => continue,
+                _ => &mut kept.files,
             };
             let path = entry.path_bytes();
             let names: Vec<&[u8]> =

@@ -52,14 +52,14 @@ fn archive(entries: &[Entry<'_>]) -> Vec<u8> {
 }
 
 fn refused(entries: &[Entry<'_>]) -> Vec<(String, Refused)> {
-    match check(&archive(entries)[..], &HashSet::new()) {
+    match check(&archive(entries)[..], &Kept::default()) {
         Err(Invalid::Refused(list)) => list.into_iter().map(|r| (r.path, r.reason)).collect(),
         other => panic!("expected refusals, got {other:?}"),
     }
 }
 
 fn accepted(entries: &[Entry<'_>]) -> Contents {
-    check(&archive(entries)[..], &HashSet::new()).expect("accepted")
+    check(&archive(entries)[..], &Kept::default()).expect("accepted")
 }
 
 #[test]
@@ -125,7 +125,7 @@ fn entries_written_through_a_symlink_are_refused() {
 
 #[test]
 fn entries_written_through_an_existing_symlink_are_refused() {
-    let existing = HashSet::from([b"docs".to_vec()]);
+    let existing = Kept { links: HashSet::from([b"docs".to_vec()]), ..Kept::default() };
     let bytes = archive(&[file(b"./docs/readme", b"x")]);
     let Err(Invalid::Refused(list)) = check(&bytes[..], &existing) else { panic!("accepted") };
     assert_eq!(list[0].reason, Refused::ThroughSymlink);
@@ -172,11 +172,11 @@ fn names_that_are_not_utf8_are_shown_escaped() {
 #[test]
 fn corrupt_truncated_and_empty_files_are_invalid() {
     let whole = archive(&[file(b"big", &[7; 5000])]);
-    assert!(matches!(check(&whole[..1024], &HashSet::new()), Err(Invalid::Damaged(_))));
+    assert!(matches!(check(&whole[..1024], &Kept::default()), Err(Invalid::Damaged(_))));
     let mut corrupt = whole.clone();
     corrupt[148] = b'x';
-    assert!(matches!(check(&corrupt[..], &HashSet::new()), Err(Invalid::Damaged(_))));
-    assert_eq!(check(&[0u8; 1024][..], &HashSet::new()), Err(Invalid::NoEntries));
+    assert!(matches!(check(&corrupt[..], &Kept::default()), Err(Invalid::Damaged(_))));
+    assert_eq!(check(&[0u8; 1024][..], &Kept::default()), Err(Invalid::NoEntries));
     assert_eq!(detect(b""), Err(Invalid::Empty));
 }
 
@@ -214,7 +214,7 @@ fn read_only_directories_and_long_names_are_accepted() {
     builder.append_data(&mut header, &long, &b"abc"[..]).expect("long name");
     let bytes = builder.into_inner().expect("finishes");
     assert_eq!(
-        check(&bytes[..], &HashSet::new()),
+        check(&bytes[..], &Kept::default()),
         Ok(Contents { entries: 2, file_bytes: 3, root_mtime: None })
     );
 }
@@ -260,7 +260,7 @@ fn files_over_8_gib_stream_through_the_check() {
     header.set_mode(0o644);
     header.set_cksum();
     let reader = Huge { header: header.as_bytes().to_vec(), size, at: 0 };
-    let contents = check(reader, &HashSet::new()).expect("accepted");
+    let contents = check(reader, &Kept::default()).expect("accepted");
     assert_eq!(contents, Contents { entries: 1, file_bytes: size, root_mtime: None });
 }
 
@@ -295,10 +295,10 @@ fn pax_sized(kind: EntryType, name: &str, data: &[u8]) -> Vec<u8> {
 #[test]
 fn a_size_in_a_pax_record_is_the_one_counted() {
     let contents =
-        check(&pax_sized(EntryType::Regular, "big.bin", &[7; 3000])[..], &HashSet::new())
+        check(&pax_sized(EntryType::Regular, "big.bin", &[7; 3000])[..], &Kept::default())
             .expect("accepted");
     assert_eq!(contents.file_bytes, 3000, "free space is checked for the record's size");
-    let hidden = check(&pax_sized(EntryType::Directory, "sub", b"hidden")[..], &HashSet::new());
+    let hidden = check(&pax_sized(EntryType::Directory, "sub", b"hidden")[..], &Kept::default());
     match hidden {
         Err(Invalid::Refused(list)) => assert_eq!(list[0].reason, Refused::HiddenContent),
         other => panic!("content behind a directory header must be refused: {other:?}"),
@@ -320,7 +320,7 @@ fn a_sparse_file_counts_at_its_whole_size() {
     assert_eq!(entry.header().entry_type(), EntryType::GNUSparse, "the temp dir keeps holes");
     assert!(bytes.len() < 1024 * 1024, "the archive holds the data, not the hole");
 
-    let contents = check(&bytes[..], &HashSet::new()).expect("accepted");
+    let contents = check(&bytes[..], &Kept::default()).expect("accepted");
     assert_eq!(contents.file_bytes, 64 * 1024 * 1024);
 }
 
@@ -354,7 +354,7 @@ fn hardlinks_to_a_symlink_are_refused() {
     let got = refused(&[symlink(b"a/b/l", b"../.."), hardlink(b"x", b"a/b/l")]);
     assert_eq!(got, [("x".to_owned(), Refused::HardlinkToSymlink)]);
     // In a merge, to a link the data directory already holds.
-    let existing = HashSet::from([b"old".to_vec()]);
+    let existing = Kept { links: HashSet::from([b"old".to_vec()]), ..Kept::default() };
     let bytes = archive(&[hardlink(b"x", b"old")]);
     let Err(Invalid::Refused(list)) = check(&bytes[..], &existing) else { panic!("accepted") };
     assert_eq!(list[0].reason, Refused::HardlinkToSymlink);
@@ -384,10 +384,37 @@ fn long_named(name: &[u8], data: &[u8]) -> Vec<u8> {
 }
 
 #[test]
+fn names_longer_than_a_file_system_takes_are_refused() {
+    let component = vec![b'n'; 256];
+    let bytes = long_named(&component, b"x");
+    let Err(Invalid::Refused(list)) = check(&bytes[..], &Kept::default()) else { panic!() };
+    assert_eq!(list[0].reason, Refused::NameTooLong);
+    let deep = [&[b'd'; 200][..], b"/"].concat().repeat(21);
+    let bytes = long_named(&[&deep[..], b"f"].concat(), b"x");
+    let Err(Invalid::Refused(list)) = check(&bytes[..], &Kept::default()) else { panic!() };
+    assert_eq!(list[0].reason, Refused::NameTooLong, "a path of {} bytes", deep.len() + 1);
+    let fits = long_named(&[&[b'n'; 255][..], b"/f"].concat(), b"x");
+    assert!(check(&fits[..], &Kept::default()).is_ok(), "255 bytes a name is fine");
+}
+
+#[test]
+fn hardlinks_to_a_file_not_there_are_refused() {
+    let got = refused(&[hardlink(b"early", b"later"), file(b"later", b"x")]);
+    assert_eq!(got, [("early".to_owned(), Refused::HardlinkToNothing)]);
+    let got = refused(&[dir(b"d"), hardlink(b"to-dir", b"d")]);
+    assert_eq!(got, [("to-dir".to_owned(), Refused::HardlinkToNothing)]);
+    accepted(&[file(b"a", b"x"), hardlink(b"b", b"./a"), hardlink(b"c", b"b")]);
+    // In a merge, to a file the data directory already holds.
+    let kept = Kept { files: HashSet::from([b"old".to_vec()]), ..Kept::default() };
+    let bytes = archive(&[hardlink(b"x", b"old")]);
+    assert!(check(&bytes[..], &kept).is_ok());
+}
+
+#[test]
 fn a_nul_inside_a_name_is_refused() {
     // Read as `a/b\0/c/d` here but as `a/b` by a reader that stops at the NUL.
     let bytes = long_named(b"a/b\0/c/d", b"x");
-    let Err(Invalid::Refused(list)) = check(&bytes[..], &HashSet::new()) else { panic!() };
+    let Err(Invalid::Refused(list)) = check(&bytes[..], &Kept::default()) else { panic!() };
     assert_eq!(list[0].reason, Refused::NulInName);
 }
 
@@ -414,7 +441,7 @@ fn a_gzip_damaged_or_cut_after_the_archive_end_is_damaged() {
     for (what, bytes) in
         [("flipped", &flipped[..]), ("trailer cut", cut_trailer), ("cut", cut_after_end)]
     {
-        let checked = check(decoded(Format::Gzip, bytes), &HashSet::new());
+        let checked = check(decoded(Format::Gzip, bytes), &Kept::default());
         assert!(matches!(checked, Err(Invalid::Damaged(_))), "{what}: {checked:?}");
         let mut out = Vec::new();
         let kept = Kept::default();
@@ -423,7 +450,7 @@ fn a_gzip_damaged_or_cut_after_the_archive_end_is_damaged() {
         assert!(matches!(rebuilt, Err(Invalid::Damaged(_))), "{what}: {rebuilt:?}");
         assert!(!out.ends_with(&[0; 1024]), "{what}: the rebuilt archive is not ended");
     }
-    assert!(check(decoded(Format::Gzip, &whole[..]), &HashSet::new()).is_ok(), "whole is fine");
+    assert!(check(decoded(Format::Gzip, &whole[..]), &Kept::default()).is_ok(), "whole is fine");
 }
 
 #[test]
@@ -433,7 +460,7 @@ fn entries_in_a_second_gzip_member_are_checked_too() {
     let first = &first[..first.len() - 1024];
     let mut bytes = gzip(first);
     bytes.extend(gzip(&archive(&[symlink(b"escape", b"/etc")])));
-    let got = check(decoded(Format::Gzip, &bytes[..]), &HashSet::new());
+    let got = check(decoded(Format::Gzip, &bytes[..]), &Kept::default());
     let Err(Invalid::Refused(list)) = got else { panic!("accepted: {got:?}") };
     assert_eq!(list[0].path, "escape");
 }
@@ -466,7 +493,7 @@ fn seen(bytes: &[u8]) -> Vec<Seen> {
 
 fn rebuilt(bytes: &[u8], existing: &HashSet<Vec<u8>>) -> Result<Vec<u8>, Invalid> {
     let mut out = Vec::new();
-    let kept = Kept { links: existing.clone(), dirs: HashSet::new() };
+    let kept = Kept { links: existing.clone(), ..Kept::default() };
     let into = Destination { kept: &kept, owner: None, implied_dirs: false };
     rebuild(bytes, into, &mut out).expect("writes").map(|()| out)
 }
@@ -579,7 +606,7 @@ fn a_rebuild_for_a_user_gives_every_entry_to_it_and_the_directories_it_implies()
 fn a_merge_for_a_user_leaves_the_directories_it_keeps_alone() {
     let bytes = archive(&[file(b"kept/inner", b"x"), file(b"new/deep/f", b"y")]);
     let mut out = Vec::new();
-    let kept = Kept { links: HashSet::new(), dirs: HashSet::from([b"kept".to_vec()]) };
+    let kept = Kept { dirs: HashSet::from([b"kept".to_vec()]), ..Kept::default() };
     let owner = Some(Owner { uid: 1234, gid: 4321 });
     let into = Destination { kept: &kept, owner, implied_dirs: true };
     rebuild(&bytes[..], into, &mut out).expect("writes").expect("ok");
@@ -613,7 +640,7 @@ fn directory_hiding_an_entry() -> Vec<u8> {
 #[test]
 fn content_after_a_directory_header_is_refused() {
     let bytes = directory_hiding_an_entry();
-    let Err(Invalid::Refused(list)) = check(&bytes[..], &HashSet::new()) else { panic!() };
+    let Err(Invalid::Refused(list)) = check(&bytes[..], &Kept::default()) else { panic!() };
     assert_eq!(list[0].reason, Refused::HiddenContent);
     let Err(Invalid::Refused(list)) = rebuilt(&bytes, &HashSet::new()) else { panic!() };
     assert_eq!(list[0].reason, Refused::HiddenContent);
