@@ -87,6 +87,34 @@ async fn export_then_import_into_another_bot_keeps_everything_exactly() {
 }
 
 #[tokio::test]
+async fn an_export_says_which_entries_an_import_would_refuse() {
+    let t = TestBerth::start().await;
+    let bot = t.running_bot("odd entries").await;
+    exec(&t, &bot.id, "cd /data && echo x > plain && ln -s /etc/passwd outside && mkfifo pipe")
+        .await;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let file = dir.path().join("odd.tar.gz");
+    let (outcome, events) =
+        follow(t.berth.data_export(&bot.id, &file).await.expect("starts")).await;
+    assert_eq!(outcome, Outcome::Done, "the export itself succeeds");
+    let note = events
+        .iter()
+        .rev()
+        .find_map(|e| match e {
+            berth_core::operations::OperationEvent::Progress(p) => p.note.clone(),
+            _ => None,
+        })
+        .expect("a note");
+    assert!(note.contains("An import of it would refuse 2 of its entries"), "{note}");
+    assert!(note.contains("`./outside`") && note.contains("`./pipe`"), "{note}");
+
+    // What the export told is what an import refuses.
+    let error = failure(import(&t, &bot.id, &file, ImportMode::Replace).await);
+    assert!(error.message.contains("`./outside`"), "{}", error.message);
+    assert!(error.message.contains("`./pipe`"), "{}", error.message);
+}
+
+#[tokio::test]
 async fn merge_keeps_other_files_and_replace_keeps_only_the_archive() {
     let t = TestBerth::start().await;
     let bot = t.running_bot("merger").await;

@@ -392,9 +392,22 @@ impl Berth {
     pub async fn data_export(&self, bot: &str, path: &std::path::Path) -> Result<Watcher> {
         let path = data::with_archive_extension(path.to_owned())?;
         self.spawn_long(bot, OperationKind::Export, move |engine, store, bot, op| async move {
-            let size = data::export(&engine, &store, &bot, &path, &op).await?;
-            tracing::info!(path = %path.display(), size, "data exported");
-            let note = format!("Exported to {}", path.display());
+            let exported = data::export(&engine, &store, &bot, &path, &op).await?;
+            let refused = exported.refused.len();
+            tracing::info!(path = %path.display(), size = exported.size, refused, "data exported");
+            let mut note = format!("Exported to {}.", path.display());
+            if refused > 0 {
+                const SHOWN: usize = 5;
+                let listed = exported.refused.iter().take(SHOWN).cloned().collect::<Vec<_>>();
+                let more = match refused.checked_sub(SHOWN) {
+                    Some(more) if more > 0 => format!("; and {more} more"),
+                    _ => String::new(),
+                };
+                note.push_str(&format!(
+                    " An import of it would refuse {refused} of its entries: {}{more}",
+                    listed.join("; ")
+                ));
+            }
             op.report(|p| p.note = Some(note));
             Ok(())
         })

@@ -93,15 +93,25 @@ fn partial_path(path: &Path) -> PathBuf {
     path.with_file_name(format!(".{name}.partial"))
 }
 
+/// What an export wrote.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Exported {
+    /// The archive's size in bytes.
+    pub size: u64,
+    /// The entries an import of it would refuse (links leading outside the data directory,
+    /// fifos, ...), as an import lists them.
+    pub refused: Vec<String>,
+}
+
 /// Writes the bot's data directory to `path` as a gzip-compressed tar: entries relative to the
-/// data directory, symbolic links as links, modes and times kept. Returns the bytes written.
+/// data directory, symbolic links as links, modes and times kept.
 pub(crate) async fn export(
     engine: &Engine,
     store: &Store,
     bot: &Bot,
     path: &Path,
     op: &OperationHandle,
-) -> Result<u64> {
+) -> Result<Exported> {
     let container = recorded_container(store, bot).await?;
     op.report(|p| p.phase = Some(Phase::Exporting));
     let partial = partial_path(path);
@@ -112,17 +122,34 @@ pub(crate) async fn export(
             let file = std::fs::File::create(&target).map_err(io_error("creating", &target))?;
             let buffered = std::io::BufWriter::with_capacity(transfer::CHUNK, file);
             let mut gzip = flate2::write::GzEncoder::new(buffered, flate2::Compression::default());
-            std::io::copy(tar, &mut gzip).map_err(io_error("writing", &target))?;
+            // Read by an import's rules on the way, so that what an import of this archive
+            // would refuse is told now, not when the backup is needed.
+            let mut tee = Tee { inner: tar, copy: &mut gzip, failed: None };
+            let checked = archive::check(&mut tee, &archive::Kept::default());
+            if let Some(error) = tee.failed.take() {
+                return Err(io_error("writing", &target)(error));
+            }
+            let refused = match checked {
+                Ok(_) => Vec::new(),
+                Err(Invalid::Refused(list)) => list.iter().map(ToString::to_string).collect(),
+                // The engine's own tar, which this reader could not follow: written as it came.
+                Err(other) => {
+                    tracing::warn!(reason = %other, "the exported archive could not be checked");
+                    std::io::copy(tee.inner, tee.copy).map_err(io_error("writing", &target))?;
+                    Vec::new()
+                }
+            };
             let buffered = gzip.finish().map_err(io_error("writing", &target))?;
             let file =
                 buffered.into_inner().map_err(|e| io_error("writing", &target)(e.into_error()))?;
             file.sync_all().map_err(io_error("writing", &target))?;
-            file.metadata().map(|m| m.len()).map_err(io_error("writing", &target))
+            let size = file.metadata().map(|m| m.len()).map_err(io_error("writing", &target))?;
+            Ok(Exported { size, refused })
         })
         .await;
-    let finished = written.and_then(|size| {
+    let finished = written.and_then(|exported| {
         std::fs::rename(&partial, path).map_err(io_error("saving", path))?;
-        Ok(size)
+        Ok(exported)
     });
     if finished.is_err() {
         remove_file(&partial);
@@ -407,7 +434,7 @@ async fn save_and_list(
     let target = backup.to_owned();
     transfer::download(engine, container, DATA_CONTENT, op, move |tar| {
         let file = std::fs::File::create(&target).map_err(io_error("creating", &target))?;
-        let tee = Tee { inner: tar, copy: std::io::BufWriter::new(file) };
+        let tee = Tee { inner: tar, copy: std::io::BufWriter::new(file), failed: None };
         let mut archive = tar::Archive::new(tee);
         let mut kept = archive::Kept::default();
         let entries = archive.entries().map_err(io_error("reading the data of", &target))?;
@@ -426,7 +453,11 @@ async fn save_and_list(
         }
         // Whatever follows the last entry belongs in the copy too.
         let mut tee = archive.into_inner();
-        std::io::copy(&mut tee, &mut std::io::sink()).map_err(io_error("reading", &target))?;
+        let drained = std::io::copy(&mut tee, &mut std::io::sink());
+        if let Some(error) = tee.failed.take() {
+            return Err(io_error("writing", &target)(error));
+        }
+        drained.map_err(io_error("reading", &target))?;
         let file =
             tee.copy.into_inner().map_err(|e| io_error("writing", &target)(e.into_error()))?;
         file.sync_all().map_err(io_error("writing", &target))?;
@@ -435,16 +466,22 @@ async fn save_and_list(
     .await
 }
 
-/// A reader that copies everything read through it to a file.
+/// A reader that copies everything read through it to `copy`, keeping a failure to write
+/// apart from one to read.
 struct Tee<'a, W: Write> {
     inner: &'a mut transfer::ChunkReader,
     copy: W,
+    failed: Option<std::io::Error>,
 }
 
 impl<W: Write> Read for Tee<'_, W> {
     fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
         let n = self.inner.read(buf)?;
-        self.copy.write_all(&buf[..n])?;
+        if let Err(error) = self.copy.write_all(&buf[..n]) {
+            let kind = error.kind();
+            self.failed = Some(error);
+            return Err(std::io::Error::new(kind, "the copy could not be written"));
+        }
         Ok(n)
     }
 }
