@@ -250,8 +250,16 @@ impl OperationHandle {
     }
 
     /// Changes the progress readers see; they are woken, but only the latest state is sent.
+    /// A new phase starts without the last one's transfer unless it gives its own: the bytes
+    /// of a finished check are not the import's.
     pub fn report(&self, change: impl FnOnce(&mut Progress)) {
-        self.running.progress.send_modify(change);
+        self.running.progress.send_modify(|progress| {
+            let (phase, transfer) = (progress.phase, progress.transfer);
+            change(progress);
+            if progress.phase != phase && progress.transfer == transfer {
+                progress.transfer = None;
+            }
+        });
     }
 
     /// Ends the operation with `outcome`; only the first call counts.
@@ -353,6 +361,28 @@ mod tests {
 
         first.finish(Outcome::Done);
         assert!(operations.begin("b1", OperationKind::Stop).is_ok(), "free again after finish");
+    }
+
+    #[test]
+    fn a_new_phase_does_not_show_the_last_ones_bytes() {
+        let operations = Operations::default();
+        let handle = operations.begin("b1", OperationKind::Import).expect("begins");
+        let checked = Transfer { done: 400, total: Some(400) };
+        handle.report(|p| {
+            p.phase = Some(Phase::Checking);
+            p.transfer = Some(checked);
+        });
+        handle.report(|p| p.phase = Some(Phase::Importing));
+        let now = handle.running.progress.borrow().clone();
+        assert_eq!((now.phase, now.transfer), (Some(Phase::Importing), None));
+        let started = Transfer { done: 0, total: Some(900) };
+        handle.report(|p| {
+            p.phase = Some(Phase::Clearing);
+            p.transfer = Some(started);
+        });
+        assert_eq!(handle.running.progress.borrow().transfer, Some(started), "given its own");
+        handle.report(|p| p.transfer = Some(Transfer { done: 10, total: Some(900) }));
+        assert_eq!(handle.running.progress.borrow().transfer.map(|t| t.done), Some(10));
     }
 
     #[test]
