@@ -313,7 +313,7 @@ const actions = {
   },
 
   takeSnapshot(bot) {
-    snapshotDialog(bot, defaultSnapshotName(), (name) => startLong(bot.id,
+    snapshotDialog(bot, freeSnapshotName(bot.id, defaultSnapshotName()), (name) => startLong(bot.id,
       (onEvent) => snapshotsApi.create(bot.id, name, onEvent), true));
   },
 
