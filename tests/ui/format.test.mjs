@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 
 import {
-  actionsFor, defaultSnapshotName, engineBanner, engineLine, formatBytes, formErrors, nextBar,
+  actionsFor, cancelledNote, defaultSnapshotName, engineBanner, engineLine, formatBytes, formErrors, nextBar,
   percentOf, progressView, resourceView, snapshotSizes, sparklinePoints, stateLabel, uniqueName,
   versionLabel,
 } from '../../ui/js/format.js';
@@ -188,4 +188,11 @@ test('the bar never goes back within a phase and starts again in the next', () =
     return shown.percent;
   });
   assert.deepEqual(seen, [40, 40, 100, 5, 20, null, 20]);
+});
+
+test('a cancelled operation says what it left as it was', () => {
+  assert.equal(cancelledNote('import'), 'Import cancelled: the data directory is as it was.');
+  assert.match(cancelledNote('restore'), /as they were/);
+  assert.equal(cancelledNote('start'), null, 'a short action says nothing');
+  assert.equal(cancelledNote(undefined), null);
 });

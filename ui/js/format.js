@@ -236,3 +236,16 @@ export function uniqueName(base, taken) {
   for (let n = 2; used.has(candidate.toLowerCase()); n += 1) candidate = fit(base, ` (${n})`);
   return candidate;
 }
+
+const CANCELLED = {
+  create: 'Create cancelled: nothing it made was left.',
+  updateImage: 'Update cancelled: the container is as it was.',
+  snapshot: 'Snapshot cancelled: nothing of it was kept.',
+  restore: 'Restore cancelled: the container and its data are as they were.',
+  export: 'Export cancelled: no file was written.',
+  import: 'Import cancelled: the data directory is as it was.',
+};
+
+/** What to tell after the user cancelled an operation of `kind`, or null when it says
+ * nothing (short actions that cannot be cancelled). */
+export const cancelledNote = (kind) => CANCELLED[kind] ?? null;

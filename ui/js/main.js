@@ -9,7 +9,7 @@ import * as operationsApi from './api/operations.js';
 import * as snapshotsApi from './api/snapshots.js';
 import * as statsApi from './api/stats.js';
 import * as versionsApi from './api/versions.js';
-import { defaultSnapshotName, SAMPLES_KEPT, uniqueName } from './format.js';
+import { cancelledNote, defaultSnapshotName, SAMPLES_KEPT, uniqueName } from './format.js';
 import { listen, toError } from './ipc.js';
 import { createStore, initialState, withKey } from './store.js';
 import { renderBanner } from './views/banner.js';
@@ -166,8 +166,11 @@ function onOperationEvent(botId) {
     } else if (event === 'finished') {
       watched.delete(data.operationId);
       progressPanels.delete(data.operationId);
-      // A run that changed nothing may say why (an image already up to date).
-      const note = store.get().operations[botId]?.progress?.note ?? undefined;
+      // A run that changed nothing may say why (an image already up to date); a cancelled
+      // one says what was kept.
+      const op = store.get().operations[botId];
+      const cancelled = data.outcome.state === 'cancelled' ? cancelledNote(op?.info.kind) : null;
+      const note = cancelled ?? op?.progress?.note ?? undefined;
       const error = data.outcome.state === 'failed' ? data.outcome.error : undefined;
       store.update((s) => ({
         operations: withKey(s.operations, botId, undefined),
@@ -306,10 +309,9 @@ const actions = {
     return startLong(botId, (onEvent) => containerApi.create(botId, onEvent));
   },
 
-  async updateImage(bot) {
-    const image = await updateImageDialog(bot);
-    if (image === null) return;
-    await startLong(bot.id, (onEvent) => containerApi.updateImage(bot.id, image, onEvent));
+  updateImage(bot) {
+    updateImageDialog(bot, (image) => startLong(bot.id,
+      (onEvent) => containerApi.updateImage(bot.id, image, onEvent), true));
   },
 
   takeSnapshot(bot) {

@@ -92,30 +92,46 @@ export function newBotDialog(submit) {
   name.focus();
 }
 
-/** Asks for the image to update to, starting from the bot's own. Resolves to the reference,
- * or null when cancelled. */
-export function updateImageDialog(bot) {
-  return new Promise((resolve) => {
-    const image = h('input', {
-      id: 'update-image', value: bot.image, autocomplete: 'off', spellcheck: 'false',
-      'data-test': 'update-image-ref',
-    });
-    let chosen = null;
-    const dialog = h('dialog', { class: 'dialog', 'aria-labelledby': 'update-title' },
-      h('form', { method: 'dialog', onsubmit: () => { chosen = image.value; } },
-        h('h2', { id: 'update-title' }, `Update the image of ${bot.name}`),
-        h('p', {}, 'Berth pulls the image again. If it changed, the container is created anew '
-          + 'from it, keeping its data directory and whether it runs. Anything installed or '
-          + 'changed in the container outside /data is lost.'),
-        h('label', { for: 'update-image' }, 'Image'), image,
-        h('div', { class: 'dialog-actions' },
-          h('button', { type: 'button', class: 'button', onclick: () => close() }, 'Cancel'),
-          h('button', { type: 'submit', class: 'button primary', 'data-test': 'confirm-update' },
-            'Update'))));
-    dialog.addEventListener('close', () => resolve(chosen));
-    const close = openModal(dialog);
-    image.focus();
+/** Asks which image to update to, the bot's own reference first. `submit(image)` resolves
+ * when the update has started or throws {kind, message}, which shows under the field and
+ * keeps the dialog open with what was typed. */
+export function updateImageDialog(bot, submit) {
+  const image = h('input', {
+    id: 'update-image', value: bot.image, autocomplete: 'off', spellcheck: 'false',
+    'aria-describedby': 'update-image-error', 'data-test': 'update-image-ref',
   });
+  const error = h('p', { class: 'field-error', id: 'update-image-error', role: 'alert' });
+  const updateButton = h('button', {
+    type: 'submit', class: 'button primary', 'data-test': 'confirm-update',
+  }, 'Update');
+  const form = h('form', {
+    novalidate: true,
+    onsubmit: async (event) => {
+      event.preventDefault();
+      updateButton.disabled = true;
+      try {
+        await submit(image.value);
+        close();
+      } catch (failure) {
+        error.textContent = failure.message;
+        image.setAttribute('aria-invalid', 'true');
+        image.focus();
+      } finally {
+        updateButton.disabled = false;
+      }
+    },
+  },
+  h('h2', { id: 'update-title' }, `Update the image of ${bot.name}`),
+  h('p', {}, 'Berth pulls the image again. If it changed, the container is created anew '
+    + 'from it, keeping its data directory and whether it runs. Anything installed or '
+    + 'changed in the container outside /data is lost.'),
+  h('label', { for: 'update-image' }, 'Image'), image, error,
+  h('div', { class: 'dialog-actions' },
+    h('button', { type: 'button', class: 'button', onclick: () => close() }, 'Cancel'),
+    updateButton));
+  const dialog = h('dialog', { class: 'dialog', 'aria-labelledby': 'update-title' }, form);
+  const close = openModal(dialog);
+  image.focus();
 }
 
 /** Asks for a new snapshot's name. `submit(name)` resolves when the snapshot has started or
