@@ -289,6 +289,30 @@ async fn create_run_stop_and_delete_a_bot_in_the_window() {
     s.wait_for_text("[data-test=notice] p", &up_to_date, Duration::from_secs(30)).await;
     s.wait_for_text("[data-test=version]", "1 · Created", Duration::from_secs(5)).await;
 
+    // A reference the backend refuses stays in the dialog, with the reason under it.
+    s.click("update").await;
+    let field = s.wait_for("[data-test=update-image-ref]").await;
+    field.clear().await.expect("clears the reference");
+    field.send_keys("UPPER/case").await.expect("types");
+    s.click("confirm-update").await;
+    s.wait_for_text(
+        "#update-image-error",
+        "`UPPER/case` is not a valid image reference: repository names are lowercase",
+        Duration::from_secs(10),
+    )
+    .await;
+    let kept = s
+        .client()
+        .execute("return document.querySelector('[data-test=update-image-ref]').value", vec![]);
+    assert_eq!(kept.await.expect("reads"), json!("UPPER/case"), "what was typed is kept");
+    s.type_keys(&fantoccini::key::Key::Escape.to_string()).await;
+    let closed = async {
+        while s.text("dialog[open]").await.is_some() {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    };
+    tokio::time::timeout(Duration::from_secs(5), closed).await.expect("Escape closes it");
+
     s.click("stop").await;
     s.wait_for_text("[data-test=state]", "Stopped", Duration::from_secs(30)).await;
     s.click("start").await;

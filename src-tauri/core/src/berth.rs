@@ -395,7 +395,7 @@ impl Berth {
             let exported = data::export(&engine, &store, &bot, &path, &op).await?;
             let refused = exported.refused.len();
             tracing::info!(path = %path.display(), size = exported.size, refused, "data exported");
-            let mut note = format!("Exported to {}.", path.display());
+            let mut note = format!("Exported to {}", path.display());
             if refused > 0 {
                 const SHOWN: usize = 5;
                 let listed = exported.refused.iter().take(SHOWN).cloned().collect::<Vec<_>>();
@@ -404,7 +404,7 @@ impl Berth {
                     _ => String::new(),
                 };
                 note.push_str(&format!(
-                    " An import of it would refuse {refused} of its entries: {}{more}",
+                    ". An import of it would refuse {refused} of its entries: {}{more}",
                     listed.join("; ")
                 ));
             }
