@@ -28,15 +28,16 @@ fn failure(outcome: Outcome) -> berth_core::ErrorPayload {
 /// Every entry of the data directory: its name's bytes in hex (the output is read as UTF-8,
 /// which would blur other bytes), type, mode, owner, size, time, and link target or content.
 const LISTING: &str = "cd /data && find . | sort | while read -r f; do \
-    printf '%s' \"$f\" | od -An -tx1 | tr -d ' \\n'; echo; stat -c '%F %a %u:%g %s %Y' \"$f\"; \
+    printf '%s' \"$f\" | od -An -tx1 | tr -d ' \\n'; echo; stat -c '%F %a %u:%g %s %Y %h' \"$f\"; \
     if [ -L \"$f\" ]; then readlink \"$f\"; elif [ -f \"$f\" ]; then md5sum < \"$f\"; fi; done";
 
 /// Content of every kind an export must keep: nested and empty directories, a read-only
-/// directory, modes, owners, old times, relative and absolute links, a long name, a name
-/// in UTF-8 and one that is not UTF-8.
+/// directory, modes, owners, old times, relative and absolute links, a hard link, a long
+/// name, a name in UTF-8 and one that is not UTF-8.
 const FILL: &str = "cd /data && mkdir -p deep/er/est empty locked && echo one > deep/er/est/f \
     && echo secret > key && chmod 600 key && chown 1000:1000 key \
     && echo run > tool && chmod 755 tool && ln -s deep/er/est/f rel && ln -s /data/key abs \
+    && ln deep/er/est/f deep/hard \
     && echo café > 'ünïcödé-名前' && echo raw > \"$(printf 'caf\\351')\" \
     && echo long > \"$(printf 'n%.0s' $(seq 1 200))\" \
     && echo ro > locked/inside && chmod 555 locked \
