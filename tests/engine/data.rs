@@ -180,17 +180,29 @@ async fn hostile_damaged_and_empty_archives_change_nothing() {
 #[tokio::test]
 async fn a_failed_import_puts_the_data_directory_back_exactly() {
     let t = TestBerth::start().await;
-    let bot = t.running_bot("rollback").await;
+    let bot = t.berth.bot_create("rollback", &crate::support::test_image("latest")).await;
+    let bot = bot.expect("bot");
+    // The bot's data volume, made before Create on a file system of 64 inodes: bytes to
+    // spare, but room for few files.
+    let (volume, label) = (format!("berth-data-{}", bot.id), t.run_label());
+    let options = "o=size=16m,nr_inodes=64";
+    let args = ["volume", "create", "--label", &label, "--opt", "type=tmpfs", "--opt"];
+    let made = docker_ok(&[&args[..], &["device=tmpfs", "--opt", options, &volume]].concat());
+    assert!(made, "a volume of few inodes");
+    assert_eq!(t.create_container(&bot.id).await.0, Outcome::Done);
     exec(&t, &bot.id, FILL).await;
     let before = exec(&t, &bot.id, LISTING).await;
     assert!(before.len() > 10, "{before:?}");
+
+    // Passes every check and the free-space one, but runs out of inodes while written.
     let dir = tempfile::tempdir().expect("temp dir");
-    // Passes every check, but cannot be unpacked: a file under a file.
-    let broken = dir.path().join("broken.tar");
-    write_tar(&broken, &[(b"a", b"file"), (b"a/b", b"under a file")]);
+    let broken = dir.path().join("many.tar");
+    let names: Vec<Vec<u8>> = (0..100).map(|i| format!("f{i}").into_bytes()).collect();
+    let files: Vec<(&[u8], &[u8])> = names.iter().map(|n| (&n[..], &b"x"[..])).collect();
+    write_tar(&broken, &files);
     for mode in [ImportMode::Replace, ImportMode::Merge] {
         let error = failure(import(&t, &bot.id, &broken, mode).await);
-        assert_eq!(error.kind, "engine", "{mode:?}: {}", error.message);
+        assert!(error.message.contains("no space left"), "{mode:?}: {}", error.message);
         assert_eq!(exec(&t, &bot.id, LISTING).await, before, "{mode:?} put everything back");
     }
     assert_eq!(t.leftovers().len(), 2, "no helper container left");

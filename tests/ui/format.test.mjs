@@ -3,9 +3,9 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 
 import {
-  actionsFor, cancelledNote, defaultSnapshotName, engineBanner, engineLine, formatBytes, formErrors, nextBar,
-  percentOf, progressView, resourceView, snapshotSizes, sparklinePoints, stateLabel, uniqueName,
-  versionLabel,
+  actionsFor, cancelledNote, defaultSnapshotName, engineBanner, engineLine, formatBytes,
+  formErrors, nextBar, percentOf, progressView, resourceView, snapshotSizes, sparklinePoints,
+  stateLabel, uniqueName, versionLabel,
 } from '../../ui/js/format.js';
 
 test('bytes read as the docker CLI writes them', () => {
@@ -138,7 +138,10 @@ test('every state has a label', () => {
 test('versions read as number and reason', async () => {
   const { versionLabel } = await import('../../ui/js/format.js');
   assert.equal(versionLabel({ number: 1, reason: 'created' }), '1 · Created');
-  assert.equal(versionLabel({ number: 4, reason: 'recreated' }), '4 · Created again after a delete');
+  assert.equal(
+    versionLabel({ number: 4, reason: 'recreated' }),
+    '4 · Created again after a delete',
+  );
   assert.equal(versionLabel({ number: 5, reason: 'imageUpdated' }), '5 · Image updated');
   assert.equal(versionLabel(null), '—');
 });

@@ -244,6 +244,7 @@ const CANCELLED = {
   restore: 'Restore cancelled: the container and its data are as they were.',
   export: 'Export cancelled: no file was written.',
   import: 'Import cancelled: the data directory is as it was.',
+  resetData: 'Reset cancelled: what it had not removed yet is still there.',
 };
 
 /** What to tell after the user cancelled an operation of `kind`, or null when it says

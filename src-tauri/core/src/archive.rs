@@ -112,8 +112,9 @@ impl std::fmt::Display for Refusal {
             Refused::SymlinkOutside => "a symbolic link that leads outside the data directory",
             Refused::HardlinkOutside => "a hard link to something outside the archive's tree",
             Refused::HardlinkToSymlink => "a hard link to a symbolic link",
-            Refused::HardlinkToNothing => "a hard link to a file the archive does not hold first",
+            Refused::HardlinkToNothing => "a hard link to no file accepted before it",
             Refused::NameTooLong => "a name longer than the file system takes",
+            Refused::UnderAFile => "it would be written below a file, not a directory",
             Refused::NulInName => "a NUL byte in its name or link",
             Refused::HiddenContent => "content after an entry that has none",
             Refused::ThroughSymlink => "it would be written through a symbolic link",
@@ -138,6 +139,9 @@ pub enum Refused {
     HardlinkToNothing,
     /// A name longer than a file system takes: 255 bytes, or 4,095 for the whole path.
     NameTooLong,
+    /// An entry below a name that is a file, in the archive or (in a merge) the data
+    /// directory.
+    UnderAFile,
     ThroughSymlink,
     /// A NUL byte inside a name or link target, where readers disagree on where it ends.
     NulInName,
@@ -151,7 +155,7 @@ pub enum Refused {
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Contents {
     pub entries: u64,
-    /// Bytes of file content, as the headers declare them.
+    /// Bytes of file content, as the reader follows them (PAX sizes, sparse files whole).
     pub file_bytes: u64,
     /// The modification time the archive gives the data directory itself (its `./` entry):
     /// unpacking into it changes that time, so it is set again afterwards.
@@ -199,8 +203,9 @@ pub struct Owner {
 }
 
 /// What a merge keeps of the data directory that matters to the archive's entries, as paths
-/// relative to it: its symbolic links, which nothing may be written through, and its
-/// directories, whose modes and owners stay theirs. Empty for a replace.
+/// relative to it: its symbolic links, which nothing may be written through, its
+/// directories, whose modes and owners stay theirs, and its other entries, which hard links
+/// may name and nothing may be written below. Empty for a replace.
 #[derive(Debug, Clone, Default)]
 pub struct Kept {
     pub links: HashSet<Vec<u8>>,
@@ -420,9 +425,18 @@ impl Rules {
         if kind.is_hard_link() && !self.files.contains(&joined(link.as_deref().unwrap_or(b""))) {
             return Err(Refused::HardlinkToNothing);
         }
+        // A file where the entry needs a directory: the engine would fail, or (given the
+        // directory the entry implies) replace a file a merge keeps.
+        let parts = components(path).unwrap_or_default();
+        if (1..parts.len()).any(|depth| self.files.contains(&parts[..depth].join(&b'/'))) {
+            return Err(Refused::UnderAFile);
+        }
         if kind.is_symlink() {
             self.links.insert(joined(path));
-        } else if !kind.is_dir() {
+        } else if kind.is_dir() {
+            // A directory entry replaces a file of its name.
+            self.files.remove(&joined(path));
+        } else {
             self.files.insert(joined(path));
         }
         Ok(())

@@ -174,8 +174,13 @@ impl Berth {
             None => None,
         };
         let Some(bot) = bot else {
-            journal::remove_unfinished_export(&journal::read_steps(steps));
-            return store.operation_repaired(&record.id, "its bot is gone").await;
+            let removed = journal::remove_unfinished_export(&journal::read_steps(steps));
+            let said = if removed {
+                "its bot is gone; the unfinished archive was removed"
+            } else {
+                "its bot is gone"
+            };
+            return store.operation_repaired(&record.id, said).await;
         };
         let op = loop {
             match self.begin(&bot, OperationKind::Repair) {
@@ -407,6 +412,9 @@ impl Berth {
                     ". An import of it would refuse {refused} of its entries: {}{more}",
                     listed.join("; ")
                 ));
+            }
+            if let Some(reason) = &exported.unreadable {
+                note.push_str(&format!(". An import could not read it back: {reason}"));
             }
             op.report(|p| p.note = Some(note));
             Ok(())

@@ -193,8 +193,8 @@ impl ImageRef {
 /// registry port out of range, a digest in capital hexadecimal digits.
 fn refused_by_the_engine(written: &str, parsed: &Reference) -> Option<&'static str> {
     if let Some((first, _)) = written.split_once('/') {
-        let host = !first.contains(['.', ':']) && first != "localhost";
-        if host && first.chars().any(char::is_uppercase) {
+        let repository = !first.contains(['.', ':']) && first != "localhost";
+        if repository && first.chars().any(char::is_uppercase) {
             return Some("repository names are lowercase");
         }
         let port = first.rsplit_once(':').map(|(_, port)| port);

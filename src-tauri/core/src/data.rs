@@ -101,6 +101,8 @@ pub struct Exported {
     /// The entries an import of it would refuse (links leading outside the data directory,
     /// fifos, ...), as an import lists them.
     pub refused: Vec<String>,
+    /// Why an import could not read the archive at all, when it could not.
+    pub unreadable: Option<String>,
 }
 
 /// Writes the bot's data directory to `path` as a gzip-compressed tar: entries relative to the
@@ -129,14 +131,17 @@ pub(crate) async fn export(
             if let Some(error) = tee.failed.take() {
                 return Err(io_error("writing", &target)(error));
             }
-            let refused = match checked {
-                Ok(_) => Vec::new(),
-                Err(Invalid::Refused(list)) => list.iter().map(ToString::to_string).collect(),
-                // The engine's own tar, which this reader could not follow: written as it came.
+            let (refused, unreadable) = match checked {
+                Ok(_) => (Vec::new(), None),
+                Err(Invalid::Refused(list)) => {
+                    (list.iter().map(ToString::to_string).collect(), None)
+                }
+                // The engine's own tar, which this reader could not follow: written as it
+                // came, and said. (A cancel or a lost engine ends here too, then fails.)
                 Err(other) => {
                     tracing::warn!(reason = %other, "the exported archive could not be checked");
                     std::io::copy(tee.inner, tee.copy).map_err(io_error("writing", &target))?;
-                    Vec::new()
+                    (Vec::new(), Some(other.to_string()))
                 }
             };
             let buffered = gzip.finish().map_err(io_error("writing", &target))?;
@@ -144,7 +149,7 @@ pub(crate) async fn export(
                 buffered.into_inner().map_err(|e| io_error("writing", &target)(e.into_error()))?;
             file.sync_all().map_err(io_error("writing", &target))?;
             let size = file.metadata().map(|m| m.len()).map_err(io_error("writing", &target))?;
-            Ok(Exported { size, refused })
+            Ok(Exported { size, refused, unreadable })
         })
         .await;
     let finished = written.and_then(|exported| {
@@ -220,8 +225,7 @@ pub(crate) async fn import(
         let (free, mtime) = volume_jobs::parse_survey(&survey);
         match free {
             Some(available) if !archive::fits(contents, available) => {
-                let needed = archive::room_needed(contents).unwrap_or(u64::MAX);
-                return Err(Error::NoSpace { needed, available });
+                return Err(Error::NoSpace { needed: archive::room_needed(contents), available });
             }
             Some(_) => {}
             None => tracing::warn!(output = %survey.trim(), "free space unknown; importing anyway"),
@@ -306,9 +310,16 @@ pub(crate) async fn import(
             };
             if let Err(failure) = put_back {
                 tracing::error!(bot = %bot.id, error = %failure, "could not put the data back");
-            } else {
-                remove_file(&backup);
+                // Not "cancelled" or the first failure alone: the data directory is not as it
+                // was, and the user must know where its old content is.
+                let kept = match mode {
+                    ImportMode::Replace => format!("/data/{aside}"),
+                    ImportMode::Merge => backup.display().to_string(),
+                };
+                let (cause, failure) = (error.to_string(), failure.to_string());
+                return Err(Error::PutBackFailed { cause, failure, kept });
             }
+            remove_file(&backup);
             Err(error)
         }
     }
@@ -437,27 +448,30 @@ async fn save_and_list(
         let tee = Tee { inner: tar, copy: std::io::BufWriter::new(file), failed: None };
         let mut archive = tar::Archive::new(tee);
         let mut kept = archive::Kept::default();
-        let entries = archive.entries().map_err(io_error("reading the data of", &target))?;
-        for entry in entries {
-            let entry = entry.map_err(io_error("reading the data of", &target))?;
-            let kind = entry.header().entry_type();
-            let list = match kind {
-                _ if kind.is_symlink() => &mut kept.links,
-                _ if kind.is_dir() => &mut kept.dirs,
-                _ => &mut kept.files,
-            };
-            let path = entry.path_bytes();
-            let names: Vec<&[u8]> =
-                path.split(|b| *b == b'/').filter(|n| !n.is_empty() && *n != b".").collect();
-            list.insert(names.join(&b'/'));
-        }
+        let listed = (|| {
+            for entry in archive.entries()? {
+                let entry = entry?;
+                let kind = entry.header().entry_type();
+                let list = match kind {
+                    _ if kind.is_symlink() => &mut kept.links,
+                    _ if kind.is_dir() => &mut kept.dirs,
+                    _ => &mut kept.files,
+                };
+                let path = entry.path_bytes();
+                let names: Vec<&[u8]> =
+                    path.split(|b| *b == b'/').filter(|n| !n.is_empty() && *n != b".").collect();
+                list.insert(names.join(&b'/'));
+            }
+            Ok::<_, std::io::Error>(())
+        })();
         // Whatever follows the last entry belongs in the copy too.
         let mut tee = archive.into_inner();
-        let drained = std::io::copy(&mut tee, &mut std::io::sink());
+        let drained = listed.and_then(|()| std::io::copy(&mut tee, &mut std::io::sink()));
+        // A full disk shows as a failed read through the copy: it is told as what it is.
         if let Some(error) = tee.failed.take() {
             return Err(io_error("writing", &target)(error));
         }
-        drained.map_err(io_error("reading", &target))?;
+        drained.map_err(io_error("reading the data of", &target))?;
         let file =
             tee.copy.into_inner().map_err(|e| io_error("writing", &target)(e.into_error()))?;
         file.sync_all().map_err(io_error("writing", &target))?;

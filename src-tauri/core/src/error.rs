@@ -90,6 +90,13 @@ pub enum Error {
     #[error("`{path}` already exists; choose another name, or type this one to replace it")]
     ExportExists { path: String },
 
+    /// An import stopped, and what the data directory held could not be put back.
+    #[error(
+        "the import stopped ({cause}) and the data directory could not be put back as it \
+         was: {failure}; its old content is kept in `{kept}`"
+    )]
+    PutBackFailed { cause: String, failure: String, kept: String },
+
     /// The chosen place for an export cannot take a file: a folder, or in no folder there is.
     #[error("cannot export to `{path}`: {reason}")]
     ExportPlace { path: String, reason: &'static str },
@@ -97,10 +104,11 @@ pub enum Error {
     /// The data directory's file system has too little room.
     #[error(
         "the data directory needs {} free for this archive and has {}",
-        shown_size(*.needed),
+        needed.map_or("more than a disk holds".to_owned(), shown_size),
         shown_size(*.available)
     )]
-    NoSpace { needed: u64, available: u64 },
+    /// `needed` is none when the archive declares more bytes than can be counted.
+    NoSpace { needed: Option<u64>, available: u64 },
 
     /// The SQLite store failed.
     #[error("{action}: {source}")]
@@ -160,6 +168,7 @@ impl Error {
             Error::NoSpace { .. } => "noSpace",
             Error::ExportExists { .. } => "exportExists",
             Error::ExportPlace { .. } => "exportPlace",
+            Error::PutBackFailed { .. } => "putBackFailed",
             Error::Store { .. } | Error::Migration { .. } => "store",
             Error::Io { .. } => "io",
             Error::ShuttingDown => "shuttingDown",
@@ -244,10 +253,12 @@ mod tests {
 
     #[test]
     fn too_little_room_reads_in_sizes_people_know() {
-        let error = Error::NoSpace { needed: 1_234_000_000, available: 56_700_000 };
+        let error = Error::NoSpace { needed: Some(1_234_000_000), available: 56_700_000 };
         assert_eq!(
             error.to_string(),
             "the data directory needs 1.2 GB free for this archive and has 56.7 MB"
         );
+        let beyond = Error::NoSpace { needed: None, available: 56_700_000 };
+        assert!(beyond.to_string().contains("needs more than a disk holds free"), "{beyond}");
     }
 }

@@ -329,6 +329,9 @@ fn free_space_keeps_a_margin() {
     let contents = Contents { entries: 10, file_bytes: 1_000_000, root_mtime: None };
     let needed = 1_000_000 + 10 * 4096 + 10_000;
     assert_eq!(room_needed(contents), Some(needed));
+    let beyond = Contents { entries: 1, file_bytes: u64::MAX - 10, root_mtime: None };
+    assert_eq!(room_needed(beyond), None, "more than can be counted");
+    assert!(!fits(beyond, u64::MAX));
     assert!(fits(contents, needed));
     assert!(!fits(contents, needed - 1));
     assert!(fits(Contents::default(), 0));
@@ -395,6 +398,17 @@ fn names_longer_than_a_file_system_takes_are_refused() {
     assert_eq!(list[0].reason, Refused::NameTooLong, "a path of {} bytes", deep.len() + 1);
     let fits = long_named(&[&[b'n'; 255][..], b"/f"].concat(), b"x");
     assert!(check(&fits[..], &Kept::default()).is_ok(), "255 bytes a name is fine");
+    // `/data/` and the path make 4,095 bytes at the most.
+    let path_of = |len: usize| {
+        let mut path = [&[b'd'; 200][..], b"/"].concat().repeat(20);
+        path.extend(std::iter::repeat_n(b'f', len - path.len()));
+        path
+    };
+    let longest = long_named(&path_of(4095 - 6), b"x");
+    assert!(check(&longest[..], &Kept::default()).is_ok(), "4,095 bytes with `/data/`");
+    let over = long_named(&path_of(4095 - 5), b"x");
+    let Err(Invalid::Refused(list)) = check(&over[..], &Kept::default()) else { panic!() };
+    assert_eq!(list[0].reason, Refused::NameTooLong);
 }
 
 #[test]
@@ -408,6 +422,19 @@ fn hardlinks_to_a_file_not_there_are_refused() {
     let kept = Kept { files: HashSet::from([b"old".to_vec()]), ..Kept::default() };
     let bytes = archive(&[hardlink(b"x", b"old")]);
     assert!(check(&bytes[..], &kept).is_ok());
+}
+
+#[test]
+fn entries_below_a_file_are_refused() {
+    let got = refused(&[file(b"x", b"1"), file(b"x/y", b"2")]);
+    assert_eq!(got, [("x/y".to_owned(), Refused::UnderAFile)]);
+    // A directory entry of the file's name replaces it.
+    accepted(&[file(b"x", b"1"), dir(b"x"), file(b"x/y", b"2")]);
+    // In a merge, below a file the data directory keeps.
+    let kept = Kept { files: HashSet::from([b"notes".to_vec()]), ..Kept::default() };
+    let bytes = archive(&[file(b"notes/today", b"x")]);
+    let Err(Invalid::Refused(list)) = check(&bytes[..], &kept) else { panic!("accepted") };
+    assert_eq!(list[0].reason, Refused::UnderAFile);
 }
 
 #[test]
