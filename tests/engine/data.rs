@@ -268,6 +268,10 @@ async fn imported_files_belong_to_the_containers_user() {
     docker(&["rm", &builder]);
     let bot = t.berth.bot_create("user-owned", &image).await.expect("bot");
     assert_eq!(t.create_container(&bot.id).await.0, Outcome::Done);
+    let own =
+        exec(&t, &bot.id, "stat -c '%u:%g' /data && echo mine > /data/t && cat /data/t").await;
+    assert_eq!(own, ["1234:1234", "mine"], "a new data directory is the container user's");
+    exec(&t, &bot.id, "rm /data/t").await;
 
     let dir = tempfile::tempdir().expect("temp dir");
     let file = dir.path().join("root-owned.tar");

@@ -514,6 +514,19 @@ pub(crate) async fn restore_backup(
     volume_jobs::run(engine, helper_on, volume_jobs::FINISH, &["", mtime]).await.map(|_| ())
 }
 
+/// Gives a new data directory to the container's user when that is not root, so that the bot
+/// can write in it: the engine makes a new volume root's.
+pub(crate) async fn give_to_container_user(
+    engine: &Engine,
+    job_on: (&str, &str, &str),
+    container: &str,
+) -> Result<()> {
+    let Some(user) = container_user(engine, container).await? else { return Ok(()) };
+    let owner = user_ids(engine, job_on, &user).await?;
+    let ids = format!("{}:{}", owner.uid, owner.gid);
+    volume_jobs::run(engine, job_on, volume_jobs::GIVE_DATA_DIR, &[&ids]).await.map(|_| ())
+}
+
 /// The user and group ids of the container's `user` (a name or an id, with an optional
 /// group), as its own image's `/etc/passwd` and `/etc/group` say.
 async fn user_ids(

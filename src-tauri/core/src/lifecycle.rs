@@ -192,6 +192,10 @@ async fn make_container(
     made.container = true;
     let mount = DataMount { container: container_name(&bot.id), volume, restored: false };
     let id = engine.create_container(&bot.id, image.as_str(), &mount).await?;
+    if made.new_volume {
+        let job_on = (bot.id.as_str(), image.as_str(), mount.volume.as_str());
+        crate::data::give_to_container_user(engine, job_on, &id).await?;
+    }
 
     let record = ContainerRecord {
         container_id: id.clone(),

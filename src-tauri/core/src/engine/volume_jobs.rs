@@ -140,6 +140,9 @@ cd .. && rmdir -- "$1""#;
 /// Prints the data directory's modification time, then `df`'s line for its file system.
 pub const SURVEY: &str = r#"stat -c 'mtime %Y' /data; df -Pk /data"#;
 
+/// Gives the data directory itself to `$1` (`uid:gid`).
+pub const GIVE_DATA_DIR: &str = r#"chown -- "$1" /data"#;
+
 /// Prints the user and group ids of the user `$1` (`user`, `uid`, `user:group` or
 /// `uid:gid`, as Docker's `USER` takes them); a name the image does not know stays as it is,
 /// and a user without a group has its own, or 0.
