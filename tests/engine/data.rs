@@ -173,6 +173,20 @@ async fn hostile_damaged_and_empty_archives_change_nothing() {
         let error = failure(import(&t, &bot.id, file, ImportMode::Replace).await);
         assert_eq!(error.kind, "archiveInvalid", "{}", error.message);
     }
+    // A pipe would be read for ever: only a regular file is opened.
+    let pipe = dir.path().join("pipe.tar");
+    assert!(std::process::Command::new("mkfifo").arg(&pipe).status().is_ok_and(|s| s.success()));
+    let missing = dir.path().join("gone.tar");
+    for (file, reason) in [
+        (&pipe, "not a regular file"),
+        (&dir.path().to_owned(), "it is a folder"),
+        (&missing, "there is no such file"),
+    ] {
+        let started = t.berth.data_import(&bot.id, file, ImportMode::Merge, None).await;
+        let outcome = follow(started.expect("starts")).await.0;
+        let error = failure(outcome);
+        assert!(error.message.contains(reason), "{}", error.message);
+    }
     assert_eq!(exec(&t, &bot.id, LISTING).await, before, "nothing changed");
     assert_eq!(t.leftovers().len(), 2, "no helper container left");
 }

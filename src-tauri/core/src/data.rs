@@ -347,6 +347,22 @@ pub(crate) async fn reset(
 async fn detect_file(path: &Path) -> Result<std::result::Result<Format, Invalid>> {
     let path = path.to_owned();
     blocking(move || {
+        // Only a regular file ends: a pipe or a device would be read for ever, uncancellable.
+        let not_one = |reason: &str| Error::ArchiveInvalid {
+            file: path.display().to_string(),
+            reason: reason.to_owned(),
+        };
+        match std::fs::metadata(&path) {
+            Err(error) if error.kind() == std::io::ErrorKind::NotFound => {
+                return Err(not_one("there is no such file"));
+            }
+            Err(error) => return Err(io_error("reading", &path)(error)),
+            Ok(meta) if meta.is_dir() => return Err(not_one("it is a folder")),
+            Ok(meta) if !meta.is_file() => {
+                return Err(not_one("it is not a regular file (a pipe, a socket or a device)"));
+            }
+            Ok(_) => {}
+        }
         let mut file = std::fs::File::open(&path).map_err(io_error("opening", &path))?;
         let mut head = Vec::with_capacity(512);
         (&mut file).take(512).read_to_end(&mut head).map_err(io_error("reading", &path))?;
