@@ -115,6 +115,10 @@ impl std::fmt::Display for Refusal {
             Refused::HardlinkToNothing => "a hard link to no file accepted before it",
             Refused::NameTooLong => "a name longer than the file system takes",
             Refused::UnderAFile => "it would be written below a file, not a directory",
+            Refused::ReplacesAnotherKind => {
+                "it would replace a directory of the data directory by a file, or a file by a \
+                 directory"
+            }
             Refused::NulInName => "a NUL byte in its name or link",
             Refused::HiddenContent => "content after an entry that has none",
             Refused::ThroughSymlink => "it would be written through a symbolic link",
@@ -142,6 +146,8 @@ pub enum Refused {
     /// An entry below a name that is a file, in the archive or (in a merge) the data
     /// directory.
     UnderAFile,
+    /// In a merge, a file where the data directory has a directory, or the other way round.
+    ReplacesAnotherKind,
     ThroughSymlink,
     /// A NUL byte inside a name or link target, where readers disagree on where it ends.
     NulInName,
@@ -401,15 +407,22 @@ fn damaged(error: std::io::Error) -> Invalid {
 }
 
 /// The rules every entry is judged by, with the symbolic links and the files seen so far
-/// (those the data directory keeps, then the archive's own).
+/// (those the data directory keeps, then the archive's own), and what a merge keeps.
 struct Rules {
     links: HashSet<Vec<u8>>,
     files: HashSet<Vec<u8>>,
+    kept_dirs: HashSet<Vec<u8>>,
+    kept_files: HashSet<Vec<u8>>,
 }
 
 impl Rules {
     fn new(kept: &Kept) -> Rules {
-        Rules { links: kept.links.clone(), files: kept.files.clone() }
+        Rules {
+            links: kept.links.clone(),
+            files: kept.files.clone(),
+            kept_dirs: kept.dirs.clone(),
+            kept_files: kept.files.clone(),
+        }
     }
 
     fn judge(&mut self, entry: &Described) -> Result<(), Refused> {
@@ -424,6 +437,13 @@ impl Rules {
         let joined = |p: &[u8]| components(p).unwrap_or_default().join(&b'/');
         if kind.is_hard_link() && !self.files.contains(&joined(link.as_deref().unwrap_or(b""))) {
             return Err(Refused::HardlinkToNothing);
+        }
+        // In a merge, a directory the data directory holds must not become a file (its whole
+        // content would go), nor a file it holds a directory.
+        let name = joined(path);
+        let (was_dir, was_file) = (self.kept_dirs.contains(&name), self.kept_files.contains(&name));
+        if (was_dir && !name.is_empty() && !kind.is_dir()) || (was_file && kind.is_dir()) {
+            return Err(Refused::ReplacesAnotherKind);
         }
         // A file where the entry needs a directory: the engine would fail, or (given the
         // directory the entry implies) replace a file a merge keeps.

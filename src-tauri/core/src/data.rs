@@ -468,10 +468,12 @@ async fn save_and_list(
             for entry in archive.entries()? {
                 let entry = entry?;
                 let kind = entry.header().entry_type();
+                // Fifos and devices are none of these: a hard link to one would make another.
                 let list = match kind {
                     _ if kind.is_symlink() => &mut kept.links,
                     _ if kind.is_dir() => &mut kept.dirs,
-                    _ => &mut kept.files,
+                    _ if kind.is_file() || kind.is_hard_link() => &mut kept.files,
+                    _ => continue,
                 };
                 let path = entry.path_bytes();
                 let names: Vec<&[u8]> =

@@ -438,6 +438,24 @@ fn entries_below_a_file_are_refused() {
 }
 
 #[test]
+fn a_merge_never_turns_a_directory_into_a_file_or_back() {
+    let kept = Kept {
+        dirs: HashSet::from([b"".to_vec(), b"photos".to_vec()]),
+        files: HashSet::from([b"notes".to_vec()]),
+        ..Kept::default()
+    };
+    let bytes = archive(&[file(b"photos", b"x"), dir(b"notes"), dir(b"./"), file(b"new", b"y")]);
+    let Err(Invalid::Refused(list)) = check(&bytes[..], &kept) else { panic!("accepted") };
+    let got: Vec<_> = list.into_iter().map(|r| (r.path, r.reason)).collect();
+    let other = Refused::ReplacesAnotherKind;
+    assert_eq!(got, [("photos".to_owned(), other), ("notes".to_owned(), other)]);
+    // The same entries over the same kinds are what a merge is for.
+    accepted(&[dir(b"photos"), file(b"notes", b"z")]);
+    let same = archive(&[dir(b"photos"), file(b"notes", b"z")]);
+    assert!(check(&same[..], &kept).is_ok());
+}
+
+#[test]
 fn a_nul_inside_a_name_is_refused() {
     // Read as `a/b\0/c/d` here but as `a/b` by a reader that stops at the NUL.
     let bytes = long_named(b"a/b\0/c/d", b"x");
