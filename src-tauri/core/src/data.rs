@@ -89,7 +89,13 @@ pub fn with_archive_extension(path: PathBuf) -> Result<PathBuf> {
 
 /// The file an export writes before renaming it into place, beside the chosen one.
 fn partial_path(path: &Path) -> PathBuf {
-    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let mut name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    // Within the 255 bytes of a name, with the dot and `.partial` around it.
+    let mut end = name.len().min(255 - ".".len() - ".partial".len());
+    while !name.is_char_boundary(end) {
+        end -= 1;
+    }
+    name.truncate(end);
     path.with_file_name(format!(".{name}.partial"))
 }
 
@@ -628,5 +634,9 @@ mod tests {
         let typed = with_archive_extension(dir.path().join("backup.tar.gz"));
         assert!(typed.is_ok(), "typed in full, the dialog asked already");
         assert_eq!(partial_path(Path::new("/x/b.tar.gz")), PathBuf::from("/x/.b.tar.gz.partial"));
+        let long = format!("{}.tar.gz", "é".repeat(120));
+        let partial = partial_path(&Path::new("/x").join(&long));
+        let name = partial.file_name().expect("a name").to_string_lossy().into_owned();
+        assert!(name.len() <= 255 && name.ends_with(".partial"), "{} bytes", name.len());
     }
 }
