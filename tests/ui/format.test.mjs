@@ -199,3 +199,8 @@ test('a cancelled operation says what it left as it was', () => {
   assert.equal(cancelledNote('start'), null, 'a short action says nothing');
   assert.equal(cancelledNote(undefined), null);
 });
+
+test('putting the data back after a failed import reads as such, not as emptying it', () => {
+  assert.equal(progressView({ phase: 'puttingBack' }).phase, 'Putting the data directory back');
+  assert.equal(progressView({ phase: 'clearing' }).phase, 'Emptying the data directory');
+});

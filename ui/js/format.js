@@ -35,6 +35,7 @@ const PHASES = {
   preparing: 'Keeping the current data safe',
   importing: 'Importing data',
   clearing: 'Emptying the data directory',
+  puttingBack: 'Putting the data directory back',
 };
 
 const LAYER_STATES = {

@@ -247,7 +247,11 @@ function dismissAppNotice(index) {
 // ---- user actions -------------------------------------------------------------------------
 
 function setError(botId, error) {
-  store.update((s) => ({ errors: withKey(s.errors, botId, toError(error)) }));
+  // An earlier notice ("Exported to …") would read as this attempt's.
+  store.update((s) => ({
+    errors: withKey(s.errors, botId, toError(error)),
+    notices: withKey(s.notices, botId, undefined),
+  }));
 }
 
 /** Runs a short action with a pending note on the bot; its failure shows on the bot. */

@@ -191,7 +191,8 @@ impl Berth {
         let message = match journal::repair(engine, store, &bot, record, steps).await {
             Ok(message) => message,
             Err(error) => {
-                format!("{} was interrupted and could not be put right: {error}", record.kind)
+                let kind = journal::capitalised(&record.kind);
+                format!("{kind} was interrupted and could not be put right: {error}")
             }
         };
         store.operation_repaired(&record.id, &message).await?;

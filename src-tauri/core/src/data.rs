@@ -299,7 +299,7 @@ pub(crate) async fn import(
         (Err(error), _) => {
             tracing::info!(bot = %bot.id, %error, "import did not finish, putting the data back");
             op.report(|p| {
-                p.phase = Some(Phase::Clearing);
+                p.phase = Some(Phase::PuttingBack);
                 p.transfer = None;
             });
             let put_back = match mode {

@@ -275,7 +275,8 @@ pub(crate) async fn repair(
     if done.is_empty() {
         done.push("nothing needed doing".to_owned());
     }
-    let message = format!("{} was interrupted; Berth {}.", record.kind, done.join(", "));
+    let message =
+        format!("{} was interrupted; Berth {}.", capitalised(&record.kind), done.join(", "));
     tracing::info!(bot = %bot.id, operation = %record.id, %message, "repaired");
     Ok(message)
 }
@@ -293,6 +294,12 @@ pub(crate) fn remove_unfinished_export(steps: &[Step]) -> bool {
 /// The steps of a journal as written, leaving out any this build cannot read.
 pub(crate) fn read_steps(steps: &[String]) -> Vec<Step> {
     steps.iter().filter_map(|s| serde_json::from_str(s).ok()).collect()
+}
+
+/// `import` as the start of a sentence: `Import`.
+pub(crate) fn capitalised(word: &str) -> String {
+    let mut chars = word.chars();
+    chars.next().map(|first| first.to_uppercase().chain(chars).collect()).unwrap_or_default()
 }
 
 /// A create is whole once the version of its container is recorded, its last step.

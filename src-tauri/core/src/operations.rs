@@ -83,8 +83,10 @@ pub enum Phase {
     Preparing,
     /// An import writes the archive into the data directory.
     Importing,
-    /// A reset (or a failed import) empties the data directory.
+    /// A reset empties the data directory.
     Clearing,
+    /// A failed or cancelled import puts the data directory back as it was.
+    PuttingBack,
 }
 
 /// Bytes moved so far by a copy, and how many there are when known.
