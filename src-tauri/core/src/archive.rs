@@ -584,14 +584,23 @@ fn link_stays_inside(depth: usize, target: &[u8]) -> bool {
     climbs <= depth
 }
 
-/// A name for people: UTF-8 as it is, other bytes as `\xNN`.
+/// A name for people: UTF-8 as it is, other bytes as `\xNN`; a name of thousands of bytes
+/// keeps its start and end around `…`, so that a list of them still reads.
 fn shown(path: &[u8]) -> String {
-    path.utf8_chunks()
+    const KEPT: usize = 80;
+    let all: String = path
+        .utf8_chunks()
         .flat_map(|chunk| {
             let invalid = chunk.invalid().iter().map(|b| format!("\\x{b:02x}"));
             std::iter::once(chunk.valid().to_owned()).chain(invalid)
         })
-        .collect()
+        .collect();
+    let chars: Vec<char> = all.chars().collect();
+    if chars.len() <= 2 * KEPT + 1 {
+        return all;
+    }
+    let (start, end) = (&chars[..KEPT], &chars[chars.len() - KEPT..]);
+    format!("{}…{}", start.iter().collect::<String>(), end.iter().collect::<String>())
 }
 
 /// The free bytes unpacking the archive needs: its content and a margin for the file
