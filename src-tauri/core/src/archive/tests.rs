@@ -410,10 +410,8 @@ fn names_longer_than_a_file_system_takes_are_refused() {
     let Err(Invalid::Refused(list)) = check(&over[..], &Kept::default()) else { panic!() };
     assert_eq!(list[0].reason, Refused::NameTooLong);
     assert_eq!(list[0].path.chars().count(), 161, "shown by its start and end");
-    assert!(
-        list[0].path.starts_with("dddd") && list[0].path.ends_with("ffff…".trim_end_matches('…'))
-    );
-    assert!(list[0].path.contains('…'));
+    let shown = &list[0].path;
+    assert!(shown.starts_with("dddd") && shown.ends_with("ffff") && shown.contains('…'));
 }
 
 #[test]
