@@ -325,9 +325,15 @@ async fn create_run_stop_and_delete_a_bot_in_the_window() {
     s.close().await;
 }
 
-/// Runs a shell script in the session's only container and returns what it printed.
+/// Runs a shell script in the session's only container and returns what it printed. A
+/// restore removes the old container just after it is done: that is waited for.
 fn exec_in(s: &Session, script: &str) -> String {
-    let containers = s.containers();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let mut containers = s.containers();
+    while containers.len() > 1 && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(100));
+        containers = s.containers();
+    }
     assert_eq!(containers.len(), 1, "one container: {containers:?}");
     let out = Command::new("docker")
         .args(["exec", &containers[0], "sh", "-c", script])
