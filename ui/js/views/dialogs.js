@@ -92,86 +92,79 @@ export function newBotDialog(submit) {
   name.focus();
 }
 
-/** Asks which image to update to, the bot's own reference first. `submit(image)` resolves
- * when the update has started or throws {kind, message}, which shows under the field and
- * keeps the dialog open with what was typed. */
-export function updateImageDialog(bot, submit) {
-  const image = h('input', {
-    id: 'update-image', value: bot.image, autocomplete: 'off', spellcheck: 'false',
-    'aria-describedby': 'update-image-error', 'data-test': 'update-image-ref',
+/**
+ * A dialog that asks for one line of text. `submit(value)` resolves when the work has
+ * started, and the dialog closes; or it throws {kind, message}, which shows under the field
+ * and keeps the dialog open with what was typed.
+ */
+function oneFieldDialog({ id, title, body, label, value, confirm, test, submit, select }) {
+  const field = h('input', {
+    id: `${id}-field`, value, autocomplete: 'off', spellcheck: 'false',
+    'aria-describedby': `${id}-error`, 'data-test': test.field,
   });
-  const error = h('p', { class: 'field-error', id: 'update-image-error', role: 'alert' });
-  const updateButton = h('button', {
-    type: 'submit', class: 'button primary', 'data-test': 'confirm-update',
-  }, 'Update');
+  const error = h('p', { class: 'field-error', id: `${id}-error`, role: 'alert' });
+  const confirmButton = h('button', {
+    type: 'submit', class: 'button primary', 'data-test': test.confirm,
+  }, confirm);
   const form = h('form', {
     novalidate: true,
     onsubmit: async (event) => {
       event.preventDefault();
-      updateButton.disabled = true;
+      confirmButton.disabled = true;
       try {
-        await submit(image.value);
+        await submit(field.value);
         close();
       } catch (failure) {
         error.textContent = failure.message;
-        image.setAttribute('aria-invalid', 'true');
-        image.focus();
+        field.setAttribute('aria-invalid', 'true');
+        field.focus();
       } finally {
-        updateButton.disabled = false;
+        confirmButton.disabled = false;
       }
     },
   },
-  h('h2', { id: 'update-title' }, `Update the image of ${bot.name}`),
-  h('p', {}, 'Berth pulls the image again. If it changed, the container is created anew '
-    + 'from it, keeping its data directory and whether it runs. Anything installed or '
-    + 'changed in the container outside /data is lost.'),
-  h('label', { for: 'update-image' }, 'Image'), image, error,
+  h('h2', { id: `${id}-title` }, title),
+  h('p', {}, body),
+  h('label', { for: `${id}-field` }, label), field, error,
   h('div', { class: 'dialog-actions' },
     h('button', { type: 'button', class: 'button', onclick: () => close() }, 'Cancel'),
-    updateButton));
-  const dialog = h('dialog', { class: 'dialog', 'aria-labelledby': 'update-title' }, form);
+    confirmButton));
+  const dialog = h('dialog', { class: 'dialog', 'aria-labelledby': `${id}-title` }, form);
   const close = openModal(dialog);
-  image.focus();
+  if (select) field.select();
+  else field.focus();
 }
 
-/** Asks for a new snapshot's name. `submit(name)` resolves when the snapshot has started or
- * throws {kind, message}, which shows under the name. */
-export function snapshotDialog(bot, suggested, submit) {
-  const name = h('input', {
-    id: 'snapshot-name', value: suggested, autocomplete: 'off', required: true,
-    'aria-describedby': 'snapshot-name-error', 'data-test': 'snapshot-name',
+/** Asks which image to update to, the bot's own reference first. */
+export function updateImageDialog(bot, submit) {
+  oneFieldDialog({
+    id: 'update-image',
+    title: `Update the image of ${bot.name}`,
+    body: 'Berth pulls the image again. If it changed, the container is created anew from '
+      + 'it, keeping its data directory and whether it runs. Anything installed or changed '
+      + 'in the container outside /data is lost.',
+    label: 'Image',
+    value: bot.image,
+    confirm: 'Update',
+    test: { field: 'update-image-ref', confirm: 'confirm-update' },
+    submit,
   });
-  const error = h('p', { class: 'field-error', id: 'snapshot-name-error', role: 'alert' });
-  const takeButton = h('button', {
-    type: 'submit', class: 'button primary', 'data-test': 'confirm-snapshot',
-  }, 'Take snapshot');
-  const form = h('form', {
-    novalidate: true,
-    onsubmit: async (event) => {
-      event.preventDefault();
-      takeButton.disabled = true;
-      try {
-        await submit(name.value);
-        close();
-      } catch (failure) {
-        error.textContent = failure.message;
-        name.setAttribute('aria-invalid', 'true');
-        name.focus();
-      } finally {
-        takeButton.disabled = false;
-      }
-    },
-  },
-  h('h2', { id: 'snapshot-title' }, `Take a snapshot of ${bot.name}`),
-  h('p', {}, 'The snapshot holds the container\'s files and its whole data directory. A '
-    + 'running container is paused while they are saved.'),
-  h('label', { for: 'snapshot-name' }, 'Name'), name, error,
-  h('div', { class: 'dialog-actions' },
-    h('button', { type: 'button', class: 'button', onclick: () => close() }, 'Cancel'),
-    takeButton));
-  const dialog = h('dialog', { class: 'dialog', 'aria-labelledby': 'snapshot-title' }, form);
-  const close = openModal(dialog);
-  name.select();
+}
+
+/** Asks for a new snapshot's name, `suggested` selected so that typing replaces it. */
+export function snapshotDialog(bot, suggested, submit) {
+  oneFieldDialog({
+    id: 'snapshot-name',
+    title: `Take a snapshot of ${bot.name}`,
+    body: 'The snapshot holds the container\'s files and its whole data directory. A '
+      + 'running container is paused while they are saved.',
+    label: 'Name',
+    value: suggested,
+    confirm: 'Take snapshot',
+    test: { field: 'snapshot-name', confirm: 'confirm-snapshot' },
+    submit,
+    select: true,
+  });
 }
 
 /**
