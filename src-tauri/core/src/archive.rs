@@ -53,8 +53,56 @@ fn tar_checksum_matches(block: &[u8]) -> bool {
 /// reader would, so that nothing after the first member goes unchecked.
 pub fn decoded<'a>(format: Format, reader: impl Read + 'a) -> Box<dyn Read + 'a> {
     match format {
-        Format::Gzip => Box::new(flate2::read::MultiGzDecoder::new(reader)),
+        Format::Gzip => Box::new(Members::new(std::io::BufReader::new(reader))),
         Format::Tar => Box::new(reader),
+    }
+}
+
+/// Every gzip member of a file, one after the other. Zeros after the last member (the
+/// padding of tape-sized blocks, which GNU gzip takes) end the stream; anything else there
+/// must be another member.
+struct Members<R: std::io::BufRead> {
+    member: Option<flate2::bufread::GzDecoder<R>>,
+}
+
+impl<R: std::io::BufRead> Members<R> {
+    fn new(reader: R) -> Self {
+        Members { member: Some(flate2::bufread::GzDecoder::new(reader)) }
+    }
+}
+
+impl<R: std::io::BufRead> Read for Members<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        loop {
+            let Some(member) = self.member.as_mut() else { return Ok(0) };
+            let n = member.read(buf)?;
+            if n > 0 || buf.is_empty() {
+                return Ok(n);
+            }
+            // The member is whole (its checksum and length were checked): what follows?
+            let mut rest = self.member.take().map(flate2::bufread::GzDecoder::into_inner);
+            let Some(inner) = rest.as_mut() else { return Ok(0) };
+            let mut padded = false;
+            loop {
+                let available = inner.fill_buf()?;
+                if available.is_empty() {
+                    return Ok(0);
+                }
+                let zeros = available.iter().take_while(|b| **b == 0).count();
+                if zeros == 0 && !padded {
+                    break;
+                }
+                if zeros < available.len() {
+                    return Err(std::io::Error::new(
+                        std::io::ErrorKind::InvalidData,
+                        "bytes after the padding that follows the last gzip member",
+                    ));
+                }
+                inner.consume(zeros);
+                padded = true;
+            }
+            self.member = rest.map(flate2::bufread::GzDecoder::new);
+        }
     }
 }
 

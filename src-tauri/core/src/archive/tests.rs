@@ -502,6 +502,40 @@ fn a_gzip_damaged_or_cut_after_the_archive_end_is_damaged() {
 }
 
 #[test]
+fn zeros_after_the_last_gzip_member_end_it_and_other_bytes_are_damage() {
+    let mut padded = gzip(&archive(&[file(b"kept", b"x")]));
+    padded.resize(padded.len().div_ceil(10240) * 10240, 0);
+    let contents = check(decoded(Format::Gzip, &padded[..]), &Kept::default()).expect("padding");
+    assert_eq!(contents.entries, 1);
+    let mut junk = gzip(&archive(&[file(b"kept", b"x")]));
+    junk.extend_from_slice(b"\0\0trailing words");
+    let got = check(decoded(Format::Gzip, &junk[..]), &Kept::default());
+    assert!(matches!(got, Err(Invalid::Damaged(_))), "{got:?}");
+    // Padding, then a member after all: damaged, never skipped, however the reads fall.
+    let mut hidden = gzip(&archive(&[file(b"kept", b"x")])[..1024]);
+    hidden.extend_from_slice(&[0; 100]);
+    hidden.extend(gzip(&archive(&[symlink(b"escape", b"/etc")])));
+    let got = check(decoded(Format::Gzip, &hidden[..]), &Kept::default());
+    assert!(matches!(got, Err(Invalid::Damaged(_))), "{got:?}");
+    struct ByteAtATime<'a>(&'a [u8]);
+    impl Read for ByteAtATime<'_> {
+        fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+            let Some((first, rest)) = self.0.split_first() else { return Ok(0) };
+            if buf.is_empty() {
+                return Ok(0);
+            }
+            buf[0] = *first;
+            self.0 = rest;
+            Ok(1)
+        }
+    }
+    let got = check(decoded(Format::Gzip, ByteAtATime(&hidden)), &Kept::default());
+    assert!(matches!(got, Err(Invalid::Damaged(_))), "{got:?}");
+    let read = check(decoded(Format::Gzip, ByteAtATime(&padded)), &Kept::default());
+    assert!(read.is_ok(), "padding read a byte at a time: {read:?}");
+}
+
+#[test]
 fn entries_in_a_second_gzip_member_are_checked_too() {
     // The first member ends without the end-of-archive blocks; the second goes on.
     let first = archive(&[file(b"harmless", b"x")]);
