@@ -47,8 +47,10 @@ pub fn menu_model(bots: &[BotSummary], running: &[OperationInfo]) -> Vec<Entry> 
     for summary in bots {
         let bot = &summary.bot;
         let busy = running.iter().find(|o| o.bot_id == bot.id);
-        let state =
-            busy.map_or_else(|| state_label(summary.state).to_owned(), |o| format!("{}…", o.kind));
+        let state = match busy {
+            Some(operation) => format!("{}…", operation.kind),
+            None => state_label(summary.state).to_owned(),
+        };
         let free = busy.is_none();
         let action = |verb: &str, label, enabled| Action {
             id: format!("bot:{verb}:{}", bot.id),

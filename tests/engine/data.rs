@@ -98,14 +98,7 @@ async fn an_export_says_which_entries_an_import_would_refuse() {
     let (outcome, events) =
         follow(t.berth.data_export(&bot.id, &file).await.expect("starts")).await;
     assert_eq!(outcome, Outcome::Done, "the export itself succeeds");
-    let note = events
-        .iter()
-        .rev()
-        .find_map(|e| match e {
-            berth_core::operations::OperationEvent::Progress(p) => p.note.clone(),
-            _ => None,
-        })
-        .expect("a note");
+    let note = crate::support::last_note(&events).expect("a note");
     assert!(note.contains("An import of it would refuse 2 of its entries"), "{note}");
     assert!(note.contains("`./outside`") && note.contains("`./pipe`"), "{note}");
 

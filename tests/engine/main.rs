@@ -336,10 +336,7 @@ async fn update_image_follows_a_moved_tag_and_keeps_data_and_state() {
 
     let (outcome, events) = t.update_image(&bot.id).await;
     assert_eq!(outcome, Outcome::Done);
-    let note = events.iter().rev().find_map(|e| match e {
-        OperationEvent::Progress(p) => p.note.clone(),
-        _ => None,
-    });
+    let note = support::last_note(&events);
     assert!(note.is_some_and(|n| n.contains("up to date")), "an unchanged image is said so");
     assert_eq!(t.berth.versions(&bot.id).await.expect("versions").len(), 2, "no new version");
 
@@ -352,10 +349,7 @@ async fn update_image_follows_a_moved_tag_and_keeps_data_and_state() {
     let restored = t.berth.container_status(&bot.id).await.expect("status").container_id;
     let (outcome, events) = t.update_image(&bot.id).await;
     assert_eq!(outcome, Outcome::Done);
-    let note = events.iter().rev().find_map(|e| match e {
-        OperationEvent::Progress(p) => p.note.clone(),
-        _ => None,
-    });
+    let note = support::last_note(&events);
     assert!(note.is_some_and(|n| n.contains("up to date")), "a restored container too");
     let after = t.berth.container_status(&bot.id).await.expect("status").container_id;
     assert_eq!(after, restored, "the restored container was kept");

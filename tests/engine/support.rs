@@ -158,6 +158,14 @@ pub async fn follow(watcher: Watcher) -> (Outcome, Vec<OperationEvent>) {
     (outcome, events)
 }
 
+/// The note the operation's last progress carried ("… is up to date", "Exported to …").
+pub fn last_note(events: &[OperationEvent]) -> Option<String> {
+    events.iter().rev().find_map(|e| match e {
+        OperationEvent::Progress(p) => p.note.clone(),
+        _ => None,
+    })
+}
+
 /// Removes the image by id, with every tag and digest that names it, so that a pull of it must
 /// fetch its layers; fails the test if the engine still has it.
 pub fn remove_image(reference: &str) {

@@ -51,9 +51,9 @@ fn tar_checksum_matches(block: &[u8]) -> bool {
 
 /// The archive's tar stream: a gzip one is read across all its members, as the engine's own
 /// reader would, so that nothing after the first member goes unchecked.
-pub fn decoded<'a>(format: Format, reader: impl Read + 'a) -> Box<dyn Read + 'a> {
+pub fn decoded<'a>(format: Format, reader: impl std::io::BufRead + 'a) -> Box<dyn Read + 'a> {
     match format {
-        Format::Gzip => Box::new(Members::new(std::io::BufReader::new(reader))),
+        Format::Gzip => Box::new(Members::new(reader)),
         Format::Tar => Box::new(reader),
     }
 }
@@ -272,12 +272,10 @@ pub struct Kept {
 #[derive(Debug, Clone, Copy)]
 pub struct Destination<'a> {
     pub kept: &'a Kept,
-    /// The container's user, when it is not root: every entry is given to it.
+    /// The container's user, when it is not root: every entry is given to it, and so are the
+    /// directories the archive implies but neither lists nor keeps (`sub` for a lone
+    /// `sub/file`), which the engine would otherwise make root's.
     pub owner: Option<Owner>,
-    /// Whether to write the directories the archive implies but neither lists nor keeps
-    /// (`sub` for a lone `sub/file`), so that they too are the owner's rather than the
-    /// engine's root.
-    pub implied_dirs: bool,
 }
 
 /// Writes to `out`, as a plain tar, each entry of the archive anew from what this reader made
@@ -298,7 +296,7 @@ pub fn rebuild(
     let stopped = std::cell::Cell::new(false);
     let mut out = Watched { inner: out, failed: None, stopped: &stopped };
     let mut rules = Rules::new(into.kept);
-    let mut dirs = into.kept.dirs.clone();
+    let mut dirs = Seen::over(&into.kept.dirs);
     let mut builder = tar::Builder::new(&mut out);
     let result = (|| {
         for entry in archive.entries().map_err(damaged)? {
@@ -309,9 +307,9 @@ pub fn rebuild(
             }
             let Described { kind, path, link, .. } = read;
             let parts = components(&path).unwrap_or_default();
-            if into.implied_dirs {
+            if let Some(owner) = into.owner {
                 let mtime = entry.header().mtime().unwrap_or(0);
-                write_implied_dirs(&mut builder, &parts, (into.owner, mtime), &mut dirs)
+                write_implied_dirs(&mut builder, &parts, (owner, mtime), &mut dirs)
                     .map_err(damaged)?;
             }
             if kind.is_dir() {
@@ -378,13 +376,13 @@ fn write_anew<R: Read, W: Write>(
     }
 }
 
-/// Writes, owned by `owner`, each directory above the entry at `parts` that the archive has
-/// not listed yet.
+/// Writes, owned by `owner`, each directory above the entry at `parts` that neither the
+/// archive has listed yet nor the data directory keeps.
 fn write_implied_dirs<W: Write>(
     builder: &mut tar::Builder<W>,
     parts: &[&[u8]],
-    (owner, mtime): (Option<Owner>, u64),
-    dirs: &mut HashSet<Vec<u8>>,
+    (owner, mtime): (Owner, u64),
+    dirs: &mut Seen<'_>,
 ) -> std::io::Result<()> {
     for depth in 1..parts.len() {
         let dir = parts[..depth].join(&b'/');
@@ -396,10 +394,8 @@ fn write_implied_dirs<W: Write>(
         header.set_mode(0o755);
         header.set_mtime(mtime);
         header.set_size(0);
-        if let Some(owner) = owner {
-            header.set_uid(owner.uid);
-            header.set_gid(owner.gid);
-        }
+        header.set_uid(owner.uid);
+        header.set_gid(owner.gid);
         builder.append_data(&mut header, path_of(&dir), std::io::empty())?;
         dirs.insert(dir);
     }
@@ -454,23 +450,17 @@ fn damaged(error: std::io::Error) -> Invalid {
     Invalid::Damaged(error.to_string())
 }
 
-/// The rules every entry is judged by, with the symbolic links and the files seen so far
-/// (those the data directory keeps, then the archive's own), and what a merge keeps.
-struct Rules {
-    links: HashSet<Vec<u8>>,
-    files: HashSet<Vec<u8>>,
-    kept_dirs: HashSet<Vec<u8>>,
-    kept_files: HashSet<Vec<u8>>,
+/// The rules every entry is judged by, with the symbolic links and the files seen so far:
+/// those a merge keeps, then the archive's own.
+struct Rules<'k> {
+    kept: &'k Kept,
+    links: Seen<'k>,
+    files: Seen<'k>,
 }
 
-impl Rules {
-    fn new(kept: &Kept) -> Rules {
-        Rules {
-            links: kept.links.clone(),
-            files: kept.files.clone(),
-            kept_dirs: kept.dirs.clone(),
-            kept_files: kept.files.clone(),
-        }
+impl<'k> Rules<'k> {
+    fn new(kept: &'k Kept) -> Rules<'k> {
+        Rules { kept, links: Seen::over(&kept.links), files: Seen::over(&kept.files) }
     }
 
     fn judge(&mut self, entry: &Described) -> Result<(), Refused> {
@@ -482,33 +472,69 @@ impl Rules {
         if size > 0 && !has_content {
             return Err(Refused::HiddenContent);
         }
-        let joined = |p: &[u8]| components(p).unwrap_or_default().join(&b'/');
-        if kind.is_hard_link() && !self.files.contains(&joined(link.as_deref().unwrap_or(b""))) {
+        if kind.is_hard_link()
+            && !self.files.contains(&relative_name(link.as_deref().unwrap_or(b"")))
+        {
             return Err(Refused::HardlinkToNothing);
         }
         // In a merge, a directory the data directory holds must not become a file (its whole
         // content would go), nor a file it holds a directory.
-        let name = joined(path);
-        let (was_dir, was_file) = (self.kept_dirs.contains(&name), self.kept_files.contains(&name));
-        if (was_dir && !name.is_empty() && !kind.is_dir()) || (was_file && kind.is_dir()) {
+        let parts = components(path).unwrap_or_default();
+        let name = parts.join(&b'/');
+        let was_dir = self.kept.dirs.contains(&name) && !name.is_empty();
+        if (was_dir && !kind.is_dir()) || (self.kept.files.contains(&name) && kind.is_dir()) {
             return Err(Refused::ReplacesAnotherKind);
         }
         // A file where the entry needs a directory: the engine would fail, or (given the
         // directory the entry implies) replace a file a merge keeps.
-        let parts = components(path).unwrap_or_default();
         if (1..parts.len()).any(|depth| self.files.contains(&parts[..depth].join(&b'/'))) {
             return Err(Refused::UnderAFile);
         }
         if kind.is_symlink() {
-            self.links.insert(joined(path));
+            self.links.insert(name);
         } else if kind.is_dir() {
             // A directory entry replaces a file of its name.
-            self.files.remove(&joined(path));
+            self.files.remove(name);
         } else {
-            self.files.insert(joined(path));
+            self.files.insert(name);
         }
         Ok(())
     }
+}
+
+/// Names seen so far: those a merge keeps (borrowed, however many) and the archive's own.
+struct Seen<'k> {
+    kept: &'k HashSet<Vec<u8>>,
+    added: HashSet<Vec<u8>>,
+    removed: HashSet<Vec<u8>>,
+}
+
+impl<'k> Seen<'k> {
+    fn over(kept: &'k HashSet<Vec<u8>>) -> Seen<'k> {
+        Seen { kept, added: HashSet::new(), removed: HashSet::new() }
+    }
+
+    fn contains(&self, name: &[u8]) -> bool {
+        self.added.contains(name) || (self.kept.contains(name) && !self.removed.contains(name))
+    }
+
+    fn insert(&mut self, name: Vec<u8>) {
+        self.removed.remove(&name);
+        self.added.insert(name);
+    }
+
+    fn remove(&mut self, name: Vec<u8>) {
+        self.added.remove(&name);
+        self.removed.insert(name);
+    }
+}
+
+/// An entry's name relative to the data directory as this reader and the rules take it:
+/// without `.` and empty names, so that `./a/` and `a` are one.
+pub fn relative_name(path: &[u8]) -> Vec<u8> {
+    let names: Vec<&[u8]> =
+        path.split(|b| *b == b'/').filter(|n| !n.is_empty() && *n != b".").collect();
+    names.join(&b'/')
 }
 
 /// What the rules judge of an entry, as this reader read it.
@@ -537,7 +563,7 @@ fn check_entry(
     kind: EntryType,
     path: &[u8],
     link: Option<&[u8]>,
-    links: &HashSet<Vec<u8>>,
+    links: &Seen<'_>,
 ) -> Result<(), Refused> {
     // Readers differ on a NUL inside a name (some cut it there): no name may hold one.
     if path.contains(&0) || link.is_some_and(|l| l.contains(&0)) {
@@ -602,7 +628,7 @@ fn components(path: &[u8]) -> Result<Vec<&[u8]>, Refused> {
 }
 
 /// True when a proper prefix of the path is a symbolic link.
-fn through_link(parts: &[&[u8]], links: &HashSet<Vec<u8>>) -> bool {
+fn through_link(parts: &[&[u8]], links: &Seen<'_>) -> bool {
     (1..parts.len()).any(|n| links.contains(&parts[..n].join(&b'/')))
 }
 

@@ -403,15 +403,10 @@ impl Berth {
             tracing::info!(path = %path.display(), size = exported.size, refused, "data exported");
             let mut note = format!("Exported to {}", path.display());
             if refused > 0 {
-                const SHOWN: usize = 5;
-                let listed = exported.refused.iter().take(SHOWN).cloned().collect::<Vec<_>>();
-                let more = match refused.checked_sub(SHOWN) {
-                    Some(more) if more > 0 => format!("; and {more} more"),
-                    _ => String::new(),
-                };
+                // Listed as an import's refusal lists them.
+                let listed = crate::error::list_entries(&exported.refused);
                 note.push_str(&format!(
-                    ". An import of it would refuse {refused} of its entries: {}{more}",
-                    listed.join("; ")
+                    ". An import of it would refuse {refused} of its entries: {listed}"
                 ));
             }
             if let Some(reason) = &exported.unreadable {

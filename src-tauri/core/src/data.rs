@@ -195,7 +195,8 @@ pub(crate) async fn import(
     // entries, and all of it is saved first so that a failure can put it back.
     op.report(|p| p.phase = Some(Phase::Preparing));
     let backup = work_dir.join(format!("{}-{}.tar", bot.id, uuid::Uuid::new_v4().simple()));
-    let kept = match mode {
+    // Shared, not copied, by the check and the rebuild: it names every entry a merge keeps.
+    let kept = Arc::new(match mode {
         ImportMode::Merge => {
             std::fs::create_dir_all(work_dir).map_err(io_error("creating", work_dir))?;
             let saving = Step::SaveBackup { backup: backup.display().to_string() };
@@ -209,7 +210,7 @@ pub(crate) async fn import(
             }
         }
         ImportMode::Replace => archive::Kept::default(),
-    };
+    });
 
     let checked = async {
         op.report(|p| p.phase = Some(Phase::Checking));
@@ -224,7 +225,7 @@ pub(crate) async fn import(
             };
             Ok::<_, Error>((survey, owner))
         };
-        let checking = check_file(path, format, kept.clone(), size, op);
+        let checking = check_file(path, format, Arc::clone(&kept), size, op);
         let (contents, surveyed) = tokio::join!(checking, surveyed);
         let contents = contents?.map_err(&invalid)?;
         let (survey, owner) = surveyed?;
@@ -273,7 +274,7 @@ pub(crate) async fn import(
     journal::record(store, op, Step::Writing).await?;
     op.report(|p| p.phase = Some(Phase::Importing));
     let imported = async {
-        let into = archive::Destination { kept: &kept, owner, implied_dirs: owner.is_some() };
+        let into = (Arc::clone(&kept), owner);
         upload_checked(engine, &container.id, (path, format), into, size, op).await?;
         op.check_cancelled()?;
         journal::record(store, op, Step::Written).await
@@ -381,7 +382,7 @@ async fn detect_file(path: &Path) -> Result<std::result::Result<Format, Invalid>
 async fn check_file(
     path: &Path,
     format: Format,
-    kept: archive::Kept,
+    kept: Arc<archive::Kept>,
     size: u64,
     op: &OperationHandle,
 ) -> Result<std::result::Result<archive::Contents, Invalid>> {
@@ -427,19 +428,18 @@ async fn upload_checked(
     engine: &Engine,
     container: &str,
     (path, format): (&Path, Format),
-    into: archive::Destination<'_>,
+    (kept, owner): (Arc<archive::Kept>, Option<archive::Owner>),
     size: u64,
     op: &OperationHandle,
 ) -> Result<()> {
     let dest = crate::engine::containers::DATA_PATH;
     let (source, cancel) = (path.to_owned(), op.cancel_token().clone());
-    let (kept, owner, implied_dirs) = (into.kept.clone(), into.owner, into.implied_dirs);
     let uploaded = transfer::upload_with(engine, (container, dest), size, op, move |out, count| {
         let file = std::fs::File::open(&source)
             .map_err(|error| format!("the file cannot be opened: {error}"))?;
         let counted = Counted { inner: file, count, cancel: cancel.clone() };
         let reader = std::io::BufReader::with_capacity(transfer::CHUNK, counted);
-        let into = archive::Destination { kept: &kept, owner, implied_dirs };
+        let into = archive::Destination { kept: &kept, owner };
         let rebuilt = archive::rebuild(archive::decoded(format, reader), into, out);
         match rebuilt {
             // The upload stopped taking bytes, or was cancelled: its own error says why.
@@ -481,10 +481,7 @@ async fn save_and_list(
                     _ if kind.is_file() || kind.is_hard_link() => &mut kept.files,
                     _ => continue,
                 };
-                let path = entry.path_bytes();
-                let names: Vec<&[u8]> =
-                    path.split(|b| *b == b'/').filter(|n| !n.is_empty() && *n != b".").collect();
-                list.insert(names.join(&b'/'));
+                list.insert(archive::relative_name(&entry.path_bytes()));
             }
             Ok::<_, std::io::Error>(())
         })();
@@ -597,9 +594,9 @@ mod tests {
         assert_eq!(export_file_name("Scout", when), "Scout-data-20261203T160405Z.tar.gz");
         assert_eq!(export_file_name("a/b:c", when), "a-b-c-data-20261203T160405Z.tar.gz");
         // 64 characters, each of seven code points and 25 bytes: cut after the eighth whole.
-        let family = "👨‍👩‍👧‍👦".repeat(64);
-        let long = export_file_name(&family, when);
-        assert_eq!(long, format!("{}-data-20261203T160405Z.tar.gz", "👨‍👩‍👧‍👦".repeat(8)));
+        const FAMILY: &str = "👨‍👩‍👧‍👦";
+        let long = export_file_name(&FAMILY.repeat(64), when);
+        assert_eq!(long, format!("{}-data-20261203T160405Z.tar.gz", FAMILY.repeat(8)));
     }
 
     #[test]

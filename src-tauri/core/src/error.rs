@@ -192,7 +192,7 @@ fn shown_size(bytes: u64) -> String {
 }
 
 /// The refused entries of an archive for a message: the first ten, then how many more.
-fn list_entries(entries: &[String]) -> String {
+pub(crate) fn list_entries(entries: &[String]) -> String {
     const SHOWN: usize = 10;
     let mut listed = entries.iter().take(SHOWN).cloned().collect::<Vec<_>>().join("; ");
     if entries.len() > SHOWN {

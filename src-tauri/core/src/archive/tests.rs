@@ -493,7 +493,7 @@ fn a_gzip_damaged_or_cut_after_the_archive_end_is_damaged() {
         assert!(matches!(checked, Err(Invalid::Damaged(_))), "{what}: {checked:?}");
         let mut out = Vec::new();
         let kept = Kept::default();
-        let into = Destination { kept: &kept, owner: None, implied_dirs: false };
+        let into = Destination { kept: &kept, owner: None };
         let rebuilt = rebuild(decoded(Format::Gzip, bytes), into, &mut out).expect("writes");
         assert!(matches!(rebuilt, Err(Invalid::Damaged(_))), "{what}: {rebuilt:?}");
         assert!(!out.ends_with(&[0; 1024]), "{what}: the rebuilt archive is not ended");
@@ -529,9 +529,15 @@ fn zeros_after_the_last_gzip_member_end_it_and_other_bytes_are_damage() {
             Ok(1)
         }
     }
-    let got = check(decoded(Format::Gzip, ByteAtATime(&hidden)), &Kept::default());
+    let got = check(
+        decoded(Format::Gzip, std::io::BufReader::new(ByteAtATime(&hidden))),
+        &Kept::default(),
+    );
     assert!(matches!(got, Err(Invalid::Damaged(_))), "{got:?}");
-    let read = check(decoded(Format::Gzip, ByteAtATime(&padded)), &Kept::default());
+    let read = check(
+        decoded(Format::Gzip, std::io::BufReader::new(ByteAtATime(&padded))),
+        &Kept::default(),
+    );
     assert!(read.is_ok(), "padding read a byte at a time: {read:?}");
 }
 
@@ -576,7 +582,7 @@ fn seen(bytes: &[u8]) -> Vec<Seen> {
 fn rebuilt(bytes: &[u8], existing: &HashSet<Vec<u8>>) -> Result<Vec<u8>, Invalid> {
     let mut out = Vec::new();
     let kept = Kept { links: existing.clone(), ..Kept::default() };
-    let into = Destination { kept: &kept, owner: None, implied_dirs: false };
+    let into = Destination { kept: &kept, owner: None };
     rebuild(bytes, into, &mut out).expect("writes").map(|()| out)
 }
 
@@ -632,7 +638,7 @@ fn a_rebuild_stops_at_the_first_refused_entry() {
     let bytes = archive(&[file(b"ok", b"x"), symlink(b"out", b"/etc"), file(b"never", b"y")]);
     let mut out = Vec::new();
     let none = Kept::default();
-    let into = Destination { kept: &none, owner: None, implied_dirs: false };
+    let into = Destination { kept: &none, owner: None };
     let got = rebuild(&bytes[..], into, &mut out).expect("writes");
     let Err(Invalid::Refused(list)) = got else { panic!("not refused: {got:?}") };
     assert_eq!(list.len(), 1);
@@ -654,7 +660,7 @@ fn a_rebuild_tells_a_stopped_reader_from_a_damaged_archive() {
     }
     let bytes = archive(&[file(b"ok", b"x")]);
     let none = Kept::default();
-    let into = Destination { kept: &none, owner: None, implied_dirs: false };
+    let into = Destination { kept: &none, owner: None };
     let error = rebuild(&bytes[..], into, Closed).expect_err("the writer failed");
     assert_eq!(error.kind(), std::io::ErrorKind::BrokenPipe);
     let cut = &bytes[..300];
@@ -669,7 +675,7 @@ fn a_rebuild_for_a_user_gives_every_entry_to_it_and_the_directories_it_implies()
     let mut out = Vec::new();
     let none = Kept::default();
     let owner = Some(Owner { uid: 1234, gid: 4321 });
-    let into = Destination { kept: &none, owner, implied_dirs: true };
+    let into = Destination { kept: &none, owner };
     rebuild(&bytes[..], into, &mut out).expect("writes").expect("ok");
     let got: Vec<_> = seen(&out).into_iter().map(|e| (e.0, e.2, e.4, e.5)).collect();
     let dir = EntryType::Directory;
@@ -690,7 +696,7 @@ fn a_merge_for_a_user_leaves_the_directories_it_keeps_alone() {
     let mut out = Vec::new();
     let kept = Kept { dirs: HashSet::from([b"kept".to_vec()]), ..Kept::default() };
     let owner = Some(Owner { uid: 1234, gid: 4321 });
-    let into = Destination { kept: &kept, owner, implied_dirs: true };
+    let into = Destination { kept: &kept, owner };
     rebuild(&bytes[..], into, &mut out).expect("writes").expect("ok");
     let got: Vec<_> = seen(&out).into_iter().map(|e| (e.0, e.2)).collect();
     let (dir, regular) = (EntryType::Directory, EntryType::Regular);
@@ -735,7 +741,7 @@ fn a_refused_rebuild_does_not_end_the_archive() {
     let bytes = archive(&[file(b"ok", b"x"), symlink(b"out", b"/etc")]);
     let mut out = Vec::new();
     let none = Kept::default();
-    let into = Destination { kept: &none, owner: None, implied_dirs: false };
+    let into = Destination { kept: &none, owner: None };
     let got = rebuild(&bytes[..], into, &mut out).expect("writes");
     assert!(matches!(got, Err(Invalid::Refused(_))));
     assert!(!out.ends_with(&[0; 1024]), "no end-of-archive blocks after a refusal");
